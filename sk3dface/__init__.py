@@ -1,0 +1,74 @@
+"""sk3dface: scikit-learn compatible face classification from 3DMM coefficients.
+
+The public API is re-exported here lazily (PEP 562), so ``import sk3dface`` stays
+fast and never imports torch, dlib or OpenCV until an estimator is used.
+See ``docs/api.md`` for the inventory and ``docs/conventions.md`` for the
+coordinate, landmark and coefficient conventions shared by every module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_EXPORTS: dict[str, str] = {
+    # landmarks
+    "FaceLandmarker": "sk3dface._landmarker",
+    "LandmarkBackend": "sk3dface._backends",
+    "DlibBackend": "sk3dface._backends",
+    # morphable models
+    "MorphableModel": "sk3dface._morphable_model",
+    "load_model": "sk3dface._model_io",
+    "load_bfm_front": "sk3dface._model_io",
+    "load_bfm2009": "sk3dface._model_io",
+    "load_3ddfa": "sk3dface._model_io",
+    "load_flame": "sk3dface._model_io",
+    "make_default_model": "sk3dface._default_model",
+    # fitting and aggregation
+    "MorphableCoefficientExtractor": "sk3dface._extractor",
+    "MultiViewAggregator": "sk3dface._aggregator",
+    "CoefficientSelector": "sk3dface._aggregator",
+    # classifiers
+    "ResNetClassifier": "sk3dface._classifiers",
+    "ImageResNetClassifier": "sk3dface._classifiers",
+    # array layout helpers
+    "landmarks_to_views": "sk3dface._validation",
+    "split_views": "sk3dface._validation",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'sk3dface' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
+    from sk3dface._aggregator import CoefficientSelector, MultiViewAggregator
+    from sk3dface._backends import DlibBackend, LandmarkBackend
+    from sk3dface._classifiers import ImageResNetClassifier, ResNetClassifier
+    from sk3dface._default_model import make_default_model
+    from sk3dface._extractor import MorphableCoefficientExtractor
+    from sk3dface._landmarker import FaceLandmarker
+    from sk3dface._model_io import (
+        load_3ddfa,
+        load_bfm2009,
+        load_bfm_front,
+        load_flame,
+        load_model,
+    )
+    from sk3dface._morphable_model import MorphableModel
+    from sk3dface._validation import landmarks_to_views, split_views
