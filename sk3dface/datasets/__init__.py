@@ -10,6 +10,7 @@ _EXPORTS: dict[str, str] = {
     "load_fei": "sk3dface.datasets._fei",
     "make_view_sets": "sk3dface.datasets._view_sets",
     "make_synthetic_faces": "sk3dface.datasets._synthetic",
+    "make_synthetic_face_images": "sk3dface.datasets._face_images",
 }
 
 __all__ = sorted(_EXPORTS)
