@@ -1,0 +1,704 @@
+"""The :class:`MorphableModel` container and the camera/pose helpers it uses.
+
+Convention: model space is right-handed with ``x`` towards the subject's left, ``y`` up and
+``z`` towards the camera; rotations are ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)`` in degrees;
+image ``y`` points down (``v = -scale * (R X)_y + ty``). See ``docs/conventions.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sk3dface.exceptions import ModelFormatError
+
+N_LANDMARKS = 68
+_FORMAT_TAG = "sk3dface.MorphableModel"
+_FORMAT_VERSION = 1
+_ARRAY_FIELDS = (
+    "mean",
+    "identity_basis",
+    "expression_basis",
+    "landmark_indices",
+    "triangles",
+    "texture_mean",
+    "texture_basis",
+)
+
+
+def rotation_matrix(yaw: Any = 0.0, pitch: Any = 0.0, roll: Any = 0.0) -> np.ndarray:
+    """Rotation matrices ``Rz(roll) @ Ry(yaw) @ Rx(pitch)`` from angles in degrees.
+
+    Parameters
+    ----------
+    yaw, pitch, roll : float or array-like
+        Angles in degrees; arrays broadcast against each other. Positive yaw moves the nose
+        towards image right, positive pitch moves it down, positive roll turns model ``x``
+        towards ``y`` (see ``docs/conventions.md``).
+
+    Returns
+    -------
+    R : ndarray of shape (..., 3, 3)
+        One rotation per broadcast element of the angles.
+
+    See Also
+    --------
+    rotation_angles : The inverse, angles from rotation matrices.
+    project : Rotate, scale and project points to pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dface._morphable_model import rotation_matrix
+    >>> R = rotation_matrix(yaw=90.0)
+    >>> np.round(R @ [0.0, 0.0, 1.0], 6)  # the nose (z) turns to +x, image right
+    array([1., 0., 0.])
+    >>> rotation_matrix([0.0, 10.0, 20.0]).shape
+    (3, 3, 3)
+    """
+    yaw, pitch, roll = np.broadcast_arrays(
+        *(np.deg2rad(np.asarray(a, dtype=np.float64)) for a in (yaw, pitch, roll))
+    )
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(roll), np.sin(roll)
+    R = np.empty((*yaw.shape, 3, 3))
+    # the product Rz(roll) @ Ry(yaw) @ Rx(pitch), written out
+    R[..., 0, 0] = cr * cy
+    R[..., 0, 1] = cr * sy * sp - sr * cp
+    R[..., 0, 2] = cr * sy * cp + sr * sp
+    R[..., 1, 0] = sr * cy
+    R[..., 1, 1] = sr * sy * sp + cr * cp
+    R[..., 1, 2] = sr * sy * cp - cr * sp
+    R[..., 2, 0] = -sy
+    R[..., 2, 1] = cy * sp
+    R[..., 2, 2] = cy * cp
+    return R
+
+
+def rotation_angles(R: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Yaw, pitch and roll in degrees of rotation matrices ``Rz(roll) @ Ry(yaw) @ Rx(pitch)``.
+
+    Parameters
+    ----------
+    R : array-like of shape (..., 3, 3)
+        Rotation matrices.
+
+    Returns
+    -------
+    yaw, pitch, roll : ndarray of shape (...)
+        Angles in degrees; yaw in [-90, 90], pitch and roll in (-180, 180]. At yaw = ±90°
+        (gimbal lock) pitch and roll are not unique.
+
+    See Also
+    --------
+    rotation_matrix : The inverse.
+
+    Examples
+    --------
+    >>> from sk3dface._morphable_model import rotation_angles, rotation_matrix
+    >>> [round(float(a), 6) for a in rotation_angles(rotation_matrix(30.0, -10.0, 5.0))]
+    [30.0, -10.0, 5.0]
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must have shape (..., 3, 3); got an array with shape {R.shape}.")
+    yaw = np.arctan2(-R[..., 2, 0], np.hypot(R[..., 0, 0], R[..., 1, 0]))
+    pitch = np.arctan2(R[..., 2, 1], R[..., 2, 2])
+    roll = np.arctan2(R[..., 1, 0], R[..., 0, 0])
+    return np.rad2deg(yaw), np.rad2deg(pitch), np.rad2deg(roll)
+
+
+def project(
+    points: Any,
+    yaw: Any = 0.0,
+    pitch: Any = 0.0,
+    roll: Any = 0.0,
+    tx: Any = 0.0,
+    ty: Any = 0.0,
+    scale: Any = 1.0,
+    camera: str = "orthographic",
+    focal_length: Any = None,
+) -> np.ndarray:
+    """Project model-space points to pixel coordinates.
+
+    Parameters
+    ----------
+    points : array-like of shape (..., n_points, 3)
+        Points in model space (``x`` subject's left, ``y`` up, ``z`` towards the camera).
+    yaw, pitch, roll : float or array-like of shape (...)
+        Head pose in degrees (``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``).
+    tx, ty : float or array-like of shape (...)
+        Image position of the model origin, in pixels.
+    scale : float or array-like of shape (...)
+        Pixels per model unit at the depth of the model origin.
+    camera : {"orthographic", "perspective"}, default="orthographic"
+        ``"orthographic"`` is the scaled orthographic (weak perspective) camera
+        ``u = scale * (R X)_x + tx``, ``v = -scale * (R X)_y + ty``.
+        ``"perspective"`` puts a pinhole camera with ``focal_length`` pixels on the ``z`` axis at
+        distance ``d = focal_length / scale`` model units from the origin, so that
+        ``u = focal_length * (R X)_x / (d - (R X)_z) + tx`` (``v`` likewise, with the minus
+        sign); as ``focal_length`` grows it tends to the orthographic camera. Points at or behind
+        the camera give NaN.
+    focal_length : float or array-like of shape (...), optional
+        Focal length in pixels; required for the perspective camera.
+
+    Returns
+    -------
+    uv : ndarray of shape (..., n_points, 2)
+        Pixel coordinates ``(u, v)``, ``v`` down.
+
+    See Also
+    --------
+    rotation_matrix : The rotation used here.
+    MorphableModel.project_landmarks : Landmarks of coefficients, projected.
+
+    Examples
+    --------
+    >>> from sk3dface._morphable_model import project
+    >>> project([[0.0, 10.0, 0.0]], tx=100, ty=50, scale=2.0)  # y up becomes v smaller
+    array([[100.,  30.]])
+    """
+    X = np.asarray(points, dtype=np.float64)
+    if X.ndim < 2 or X.shape[-1] != 3:
+        raise ValueError(
+            f"points must have shape (..., n_points, 3); got an array with shape {X.shape}."
+        )
+    if camera not in ("orthographic", "perspective"):
+        raise ValueError(f"camera must be 'orthographic' or 'perspective'; got {camera!r}.")
+    R = rotation_matrix(yaw, pitch, roll)
+    RX = X @ np.swapaxes(R, -1, -2)  # (..., n_points, 3)
+    tx, ty, scale = (np.asarray(a, dtype=np.float64)[..., None] for a in (tx, ty, scale))
+    if camera == "orthographic":
+        factor = scale
+    else:
+        if focal_length is None:
+            raise ValueError("camera='perspective' needs focal_length (in pixels).")
+        f = np.asarray(focal_length, dtype=np.float64)[..., None]
+        depth = f / scale - RX[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(depth > 0, f / depth, np.nan)
+    u = factor * RX[..., 0] + tx
+    v = -factor * RX[..., 1] + ty
+    return np.stack(np.broadcast_arrays(u, v), axis=-1)
+
+
+def _locked(array: np.ndarray) -> np.ndarray:
+    """A read-only view, so a model can share arrays with its copies safely."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _fail(source: str, message: str) -> ModelFormatError:
+    prefix = f"{source}: " if source else ""
+    return ModelFormatError(prefix + message)
+
+
+def _check_shape(array: np.ndarray, name: str, shape: tuple, source: str) -> None:
+    """Check ``array.shape`` against ``shape`` (ints, or None for a free dimension)."""
+    if array.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(array.shape, shape, strict=True)
+    ):
+        expected = tuple("*" if s is None else s for s in shape)
+        expected = str(expected).replace("'", "")
+        raise _fail(source, f"{name} must have shape {expected}; got {array.shape}.")
+
+
+def _float_array(value: Any, name: str, shape: tuple, source: str) -> np.ndarray:
+    """Check a float array against ``shape`` (ints or None for free dims)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _fail(source, f"{name} must be a numeric array ({exc}).") from None
+    _check_shape(array, name, shape, source)
+    if not np.isfinite(array).all():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise _fail(source, f"{name} contains {bad} NaN or infinite values.")
+    return array
+
+
+def _index_array(value: Any, name: str, shape: tuple, upper: int, source: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind == "f" and array.size and np.all(np.isfinite(array)):
+        if np.any(array != np.round(array)):
+            raise _fail(source, f"{name} must hold integer indices; got non-integral values.")
+        array = array.astype(np.intp)
+    if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+        raise _fail(source, f"{name} must hold integer indices; got dtype {array.dtype}.")
+    array = array.astype(np.intp)
+    _check_shape(array, name, shape, source)
+    if array.size and (array.min() < 0 or array.max() >= upper):
+        raise _fail(
+            source,
+            f"{name} must be 0-based vertex indices in [0, {upper}); got values in "
+            f"[{array.min()}, {array.max()}] (1-based indices need 1 subtracted).",
+        )
+    return array
+
+
+def _names(value: Sequence[str] | None, n: int, prefix: str, name: str, source: str):
+    if value is None:
+        return tuple(f"{prefix}_{i}" for i in range(n))
+    names = tuple(str(v) for v in np.asarray(value, dtype=object).ravel())
+    if len(names) != n:
+        raise _fail(source, f"{name} has {len(names)} names for {n} components.")
+    return names
+
+
+class MorphableModel:
+    """A linear 3-D morphable face model with 68 iBUG landmarks.
+
+    A shape is ``mean + identity_basis @ alpha + expression_basis @ beta`` (flattened
+    ``x0, y0, z0, x1, ...``), with ``alpha`` and ``beta`` ~N(0, 1) under the model's prior.
+    Arrays are stored as read-only float64 views (index arrays as ``intp``); copies, truncations
+    and pickles share or rebuild them cheaply. The constructor validates shapes, finiteness and
+    index ranges.
+
+    Parameters
+    ----------
+    mean : array-like of shape (n_vertices, 3)
+        Mean shape in model space (``x`` subject's left, ``y`` up, ``z`` towards the camera).
+    identity_basis : array-like of shape (3 * n_vertices, n_alpha)
+        Identity modes, one column each, rows xyz-interleaved per vertex (row ``3*v + k`` is
+        coordinate ``k`` of vertex ``v``), scaled by their standard deviations.
+    expression_basis : array-like of shape (3 * n_vertices, n_beta)
+        Expression modes, laid out and scaled like ``identity_basis``.
+    landmark_indices : array-like of shape (68,)
+        0-based vertex index of each iBUG-68 landmark, in dlib's order.
+    triangles : array-like of shape (n_triangles, 3), optional
+        0-based vertex indices of the mesh faces.
+    texture_mean : array-like of shape (n_vertices, 3), optional
+        Mean per-vertex colour (RGB, in the file's range).
+    texture_basis : array-like of shape (3 * n_vertices, n_texture), optional
+        Colour modes, scaled like the shape bases.
+    identity_names, expression_names : sequence of str, optional
+        Names of the modes; default ``alpha_0, ...`` and ``beta_0, ...``.
+    name : str, default=""
+        Description of the model (source file, format).
+    units : str, default=""
+        Unit of model coordinates, e.g. ``"mm"`` or ``"um"``.
+    license : str, default=""
+        Terms of use of the model data (the loaders fill it in, e.g. "non-commercial
+        research only" for the Basel Face Model and FLAME).
+
+    Attributes
+    ----------
+    n_vertices : int
+        Number of vertices.
+    n_alpha : int
+        Number of identity components.
+    n_beta : int
+        Number of expression components.
+
+    Raises
+    ------
+    sk3dface.exceptions.ModelFormatError
+        If an array has the wrong shape, holds NaN/inf, or an index is out of range.
+
+    See Also
+    --------
+    sk3dface.make_default_model : The built-in sparse 68-landmark model.
+    sk3dface.load_model : Load a model from a file (format detected).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dface import MorphableModel
+    >>> rng = np.random.default_rng(0)
+    >>> model = MorphableModel(rng.normal(size=(100, 3)), rng.normal(size=(300, 5)),
+    ...                        rng.normal(size=(300, 2)), np.arange(68))
+    >>> model.shape(np.zeros((4, 5))).shape
+    (4, 100, 3)
+    >>> model.landmark_model().n_vertices
+    68
+    """
+
+    def __init__(
+        self,
+        mean: Any,
+        identity_basis: Any,
+        expression_basis: Any,
+        landmark_indices: Any,
+        *,
+        triangles: Any = None,
+        texture_mean: Any = None,
+        texture_basis: Any = None,
+        identity_names: Sequence[str] | None = None,
+        expression_names: Sequence[str] | None = None,
+        name: str = "",
+        units: str = "",
+        license: str = "",
+    ) -> None:
+        src = str(name)
+        mean = _float_array(mean, "mean", (None, 3), src)
+        n = mean.shape[0]
+        if n == 0:
+            raise _fail(src, "mean has no vertices.")
+        identity_basis = _float_array(identity_basis, "identity_basis", (3 * n, None), src)
+        expression_basis = _float_array(expression_basis, "expression_basis", (3 * n, None), src)
+        landmark_indices = _index_array(
+            landmark_indices, "landmark_indices", (N_LANDMARKS,), n, src
+        )
+        if triangles is not None:
+            triangles = _locked(_index_array(triangles, "triangles", (None, 3), n, src))
+        if texture_mean is not None:
+            texture_mean = _locked(_float_array(texture_mean, "texture_mean", (n, 3), src))
+        if texture_basis is not None:
+            if texture_mean is None:
+                raise _fail(src, "texture_basis was given without texture_mean.")
+            texture_basis = _locked(
+                _float_array(texture_basis, "texture_basis", (3 * n, None), src)
+            )
+        self.mean = _locked(mean)
+        self.identity_basis = _locked(identity_basis)
+        self.expression_basis = _locked(expression_basis)
+        self.landmark_indices = _locked(landmark_indices)
+        self.triangles = triangles
+        self.texture_mean = texture_mean
+        self.texture_basis = texture_basis
+        self.identity_names = _names(
+            identity_names, identity_basis.shape[1], "alpha", "identity_names", src
+        )
+        self.expression_names = _names(
+            expression_names, expression_basis.shape[1], "beta", "expression_names", src
+        )
+        self.name = str(name)
+        self.units = str(units)
+        self.license = str(license)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_vertices(self) -> int:
+        """Number of vertices."""
+        return self.mean.shape[0]
+
+    @property
+    def n_alpha(self) -> int:
+        """Number of identity components."""
+        return self.identity_basis.shape[1]
+
+    @property
+    def n_beta(self) -> int:
+        """Number of expression components."""
+        return self.expression_basis.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"MorphableModel(name={self.name!r}, n_vertices={self.n_vertices}, "
+            f"n_alpha={self.n_alpha}, n_beta={self.n_beta}, units={self.units!r})"
+        )
+
+    # ------------------------------------------------------------------ shapes
+    def _coefficients(self, value: Any, n: int, name: str) -> np.ndarray | None:
+        if value is None:
+            return None
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 0 or value.shape[-1] != n:
+            raise ValueError(
+                f"{name} must have shape (..., {n}) for this model; got {value.shape}."
+            )
+        return value
+
+    def _combine(self, mean_flat, id_rows, ex_rows, alpha, beta, n_points):
+        alpha = self._coefficients(alpha, self.n_alpha, "alpha")
+        beta = self._coefficients(beta, self.n_beta, "beta")
+        flat = mean_flat
+        if alpha is not None:
+            flat = flat + alpha @ id_rows.T
+        if beta is not None:
+            flat = flat + beta @ ex_rows.T
+        flat = np.array(flat, dtype=np.float64)  # writable, never a view of the model
+        return flat.reshape(*flat.shape[:-1], n_points, 3)
+
+    def shape(self, alpha: Any = None, beta: Any = None) -> np.ndarray:
+        """Vertices of the shapes with identity ``alpha`` and expression ``beta``.
+
+        Parameters
+        ----------
+        alpha : array-like of shape (..., n_alpha), optional
+            Identity coefficients; None means zeros (the mean identity).
+        beta : array-like of shape (..., n_beta), optional
+            Expression coefficients; None means zeros (neutral). Batch dimensions of ``alpha``
+            and ``beta`` broadcast.
+
+        Returns
+        -------
+        vertices : ndarray of shape (..., n_vertices, 3)
+        """
+        return self._combine(
+            self.mean.reshape(-1),
+            self.identity_basis,
+            self.expression_basis,
+            alpha,
+            beta,
+            self.n_vertices,
+        )
+
+    def _landmark_rows(self) -> np.ndarray:
+        return (3 * self.landmark_indices[:, None] + np.arange(3)).ravel()
+
+    def landmarks(self, alpha: Any = None, beta: Any = None) -> np.ndarray:
+        """The 68 landmarks of the shapes with coefficients ``alpha`` and ``beta``.
+
+        Parameters
+        ----------
+        alpha : array-like of shape (..., n_alpha), optional
+            Identity coefficients; None means zeros.
+        beta : array-like of shape (..., n_beta), optional
+            Expression coefficients; None means zeros.
+
+        Returns
+        -------
+        landmarks : ndarray of shape (..., 68, 3)
+            iBUG-68 points in dlib's order, in model space.
+        """
+        rows = self._landmark_rows()
+        return self._combine(
+            self.mean[self.landmark_indices].reshape(-1),
+            self.identity_basis[rows],
+            self.expression_basis[rows],
+            alpha,
+            beta,
+            N_LANDMARKS,
+        )
+
+    def project_landmarks(
+        self,
+        alpha: Any = None,
+        beta: Any = None,
+        *,
+        yaw: Any = 0.0,
+        pitch: Any = 0.0,
+        roll: Any = 0.0,
+        tx: Any = 0.0,
+        ty: Any = 0.0,
+        scale: Any = 1.0,
+        camera: str = "orthographic",
+        focal_length: Any = None,
+    ) -> np.ndarray:
+        """Image positions of the 68 landmarks for coefficients and pose.
+
+        Parameters
+        ----------
+        alpha, beta : array-like of shape (..., n_alpha) / (..., n_beta), optional
+            Coefficients (None means zeros).
+        yaw, pitch, roll, tx, ty, scale, camera, focal_length
+            Pose and camera, as in :func:`project`; arrays of shape (...) broadcast with the
+            coefficients' batch shape.
+
+        Returns
+        -------
+        uv : ndarray of shape (..., 68, 2)
+            Pixel coordinates, ``v`` down, in the layout of FaceLandmarker's output.
+
+        Examples
+        --------
+        >>> from sk3dface import make_default_model
+        >>> model = make_default_model()
+        >>> uv = model.project_landmarks(yaw=[0.0, 30.0], tx=250, ty=250, scale=2.0)
+        >>> uv.shape
+        (2, 68, 2)
+        >>> bool(uv[0, 36, 0] < uv[0, 45, 0])  # subject's right eye on the image left
+        True
+        """
+        return project(
+            self.landmarks(alpha, beta),
+            yaw,
+            pitch,
+            roll,
+            tx,
+            ty,
+            scale,
+            camera=camera,
+            focal_length=focal_length,
+        )
+
+    rotation_matrix = staticmethod(rotation_matrix)
+    rotation_angles = staticmethod(rotation_angles)
+    project = staticmethod(project)
+
+    # ------------------------------------------------------------------ derived models
+    def _replace(self, **changes: Any) -> MorphableModel:
+        fields = {
+            "mean": self.mean,
+            "identity_basis": self.identity_basis,
+            "expression_basis": self.expression_basis,
+            "landmark_indices": self.landmark_indices,
+            "triangles": self.triangles,
+            "texture_mean": self.texture_mean,
+            "texture_basis": self.texture_basis,
+            "identity_names": self.identity_names,
+            "expression_names": self.expression_names,
+            "name": self.name,
+            "units": self.units,
+            "license": self.license,
+        }
+        fields.update(changes)
+        return MorphableModel(**fields)
+
+    def copy(self) -> MorphableModel:
+        """A new model object sharing this one's (read-only) arrays."""
+        new = object.__new__(MorphableModel)
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def truncate(self, n_alpha: int | None = None, n_beta: int | None = None) -> MorphableModel:
+        """A model keeping only the first ``n_alpha`` identity and ``n_beta`` expression modes.
+
+        Parameters
+        ----------
+        n_alpha, n_beta : int, optional
+            Number of components to keep (None keeps all); at most the current number.
+
+        Returns
+        -------
+        model : MorphableModel
+        """
+        counts = []
+        for value, have, label in (
+            (n_alpha, self.n_alpha, "n_alpha"),
+            (n_beta, self.n_beta, "n_beta"),
+        ):
+            if value is None:
+                counts.append(have)
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{label} must be an int or None; got {value!r}.")
+            if not 0 <= value <= have:
+                raise ValueError(f"{label} must be in [0, {have}] for this model; got {value}.")
+            counts.append(int(value))
+        a, b = counts
+        return self._replace(
+            identity_basis=self.identity_basis[:, :a],
+            expression_basis=self.expression_basis[:, :b],
+            identity_names=self.identity_names[:a],
+            expression_names=self.expression_names[:b],
+        )
+
+    def landmark_model(self) -> MorphableModel:
+        """A copy restricted to the 68 landmark vertices (all a landmark fit needs).
+
+        Returns
+        -------
+        model : MorphableModel
+            ``n_vertices == 68`` and ``landmark_indices == arange(68)``; triangles are dropped,
+            texture is kept for the landmark vertices.
+        """
+        idx = self.landmark_indices
+        rows = self._landmark_rows()
+        return self._replace(
+            mean=self.mean[idx],
+            identity_basis=self.identity_basis[rows],
+            expression_basis=self.expression_basis[rows],
+            landmark_indices=np.arange(N_LANDMARKS),
+            triangles=None,
+            texture_mean=None if self.texture_mean is None else self.texture_mean[idx],
+            texture_basis=None if self.texture_basis is None else self.texture_basis[rows],
+        )
+
+    # ------------------------------------------------------------------ pickling
+    def __setstate__(self, state: dict) -> None:
+        for key in _ARRAY_FIELDS:
+            if state.get(key) is not None:
+                state[key] = _locked(np.asarray(state[key]))
+        state.setdefault("license", "")
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike, *, compressed: bool = False) -> None:
+        """Write the model to an ``.npz`` file readable with ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; numpy appends ``.npz`` when missing.
+        compressed : bool, default=False
+            Use ``numpy.savez_compressed`` (smaller, slower).
+
+        See Also
+        --------
+        MorphableModel.load : Read it back.
+        """
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(_FORMAT_TAG),
+            "format_version": np.array(_FORMAT_VERSION),
+            "name": np.array(self.name),
+            "units": np.array(self.units),
+            "license": np.array(self.license),
+            "identity_names": np.array(self.identity_names, dtype=str).reshape(-1),
+            "expression_names": np.array(self.expression_names, dtype=str).reshape(-1),
+        }
+        for key in _ARRAY_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                arrays[key] = value
+        (np.savez_compressed if compressed else np.savez)(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MorphableModel:
+        """Read a model written by :meth:`save` (no pickles are executed).
+
+        Parameters
+        ----------
+        path : str or path-like
+            An ``.npz`` file written by :meth:`save`.
+
+        Returns
+        -------
+        model : MorphableModel
+
+        Raises
+        ------
+        sk3dface.exceptions.ModelFormatError
+            If the file is not such an archive or its arrays are inconsistent.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> from sk3dface import MorphableModel, make_default_model
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = os.path.join(tmp, "model.npz")
+        ...     make_default_model().save(path)
+        ...     MorphableModel.load(path).n_alpha == make_default_model().n_alpha
+        True
+        """
+        source = os.fspath(path)
+        try:
+            with np.load(source, allow_pickle=False) as data:
+                contents = {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise ModelFormatError(
+                f"{source}: not a readable .npz model archive ({exc})."
+            ) from None
+        if not isinstance(contents, dict) or str(contents.get("format", "")) != _FORMAT_TAG:
+            raise ModelFormatError(
+                f"{source}: not a file written by MorphableModel.save (no format tag "
+                f"{_FORMAT_TAG!r}); found arrays {sorted(contents)}."
+            )
+        missing = [
+            k
+            for k in ("mean", "identity_basis", "expression_basis", "landmark_indices")
+            if k not in contents
+        ]
+        if missing:
+            raise ModelFormatError(f"{source}: missing arrays {missing}.")
+        return cls(
+            contents["mean"],
+            contents["identity_basis"],
+            contents["expression_basis"],
+            contents["landmark_indices"],
+            triangles=contents.get("triangles"),
+            texture_mean=contents.get("texture_mean"),
+            texture_basis=contents.get("texture_basis"),
+            identity_names=list(contents.get("identity_names", [])) or None,
+            expression_names=list(contents.get("expression_names", [])) or None,
+            name=str(contents.get("name", source)) or source,
+            units=str(contents.get("units", "")),
+            license=str(contents.get("license", "")),
+        )
