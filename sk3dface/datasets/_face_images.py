@@ -87,7 +87,7 @@ def make_synthetic_face_images(
     n_views: int = 3,
     *,
     photo: Any = None,
-    identity_scale: float = 2.0,
+    identity_scale: float = 1.0,
     yaw_range: float = 15.0,
     width: int = 400,
     random_state: int | np.random.RandomState | None = None,
@@ -117,7 +117,7 @@ def make_synthetic_face_images(
     photo : path, ndarray or PIL image, optional
         A photo with one clearly visible frontal face; default matplotlib's
         ``grace_hopper.jpg``.
-    identity_scale : float, default=2.0
+    identity_scale : float, default=1.0
         Standard deviation of the identity coefficients around the photo's own.
     yaw_range : float, default=15.0
         Largest |yaw| of a view, in degrees.
@@ -178,23 +178,28 @@ def make_synthetic_face_images(
     rows: list[dict[str, Any]] = []
     images = []
     for subject in range(n_subjects):
-        alpha = alpha0 + identity_scale * rng.standard_normal(na)
+        alpha = alpha0 + identity_scale * np.clip(rng.standard_normal(na), -2, 2)
         for name, units in EXPRESSIONS[:n_expressions]:
             beta = np.zeros(nb)
             for unit, value in units.items():
                 beta[index[unit]] = value
             for view in range(n_views):
                 yaw = rng.uniform(-yaw_range, yaw_range)
-                roll = rng.uniform(-5, 5)
-                scale = scale0 * rng.uniform(0.92, 1.08)
-                tx = tx0 + rng.uniform(-0.04, 0.04) * width
-                ty = ty0 + rng.uniform(-0.04, 0.04) * width
+                # the face deforms (identity, expression, yaw) by a local warp; roll, scale
+                # and position change the whole image rigidly, as a real camera would
                 moved = model.project_landmarks(
-                    alpha, beta, yaw=yaw0 + yaw, pitch=pitch0, roll=roll0 + roll,
-                    tx=tx, ty=ty, scale=scale,
+                    alpha, beta, yaw=yaw0 + yaw, pitch=pitch0, roll=roll0,
+                    tx=tx0, ty=ty0, scale=scale0,
                 )
-                target = base_points + (moved - base_model)
-                images.append(warp_image(image, base_points, target))
+                local = base_points + (moved - base_model)
+                similarity = cv2.getRotationMatrix2D(
+                    (float(tx0), float(ty0)), rng.uniform(-5, 5), rng.uniform(0.92, 1.08)
+                )
+                similarity[:, 2] += rng.uniform(-0.04, 0.04, 2) * width
+                warped = warp_image(image, base_points, local)
+                images.append(cv2.warpAffine(warped, similarity, warped.shape[1::-1],
+                                             borderMode=cv2.BORDER_REFLECT))
+                target = local @ similarity[:, :2].T + similarity[:, 2]
                 rows.append({"subject": f"S{subject:02d}", "expression": name, "view": view,
                              "alpha": alpha, "beta": beta, "yaw": yaw0 + yaw,
                              "landmarks": target})
