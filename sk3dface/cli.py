@@ -69,7 +69,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", default="default", help="model file or 'default'")
     evaluate.add_argument("--classifier", default="resnet", choices=["resnet", "svc"])
-    evaluate.add_argument("--n-splits", type=int, default=5)
+    evaluate.add_argument("--n-splits", type=int, default=5, help="cross-validation folds")
+    evaluate.add_argument(
+        "--gender-table", default=None, help="CSV with columns subject,gender (FEI gender)"
+    )
     evaluate.add_argument("--max-epochs", type=int, default=None)
     evaluate.add_argument("--cache-dir", default=None, help="joblib cache for landmarks/fits")
     evaluate.add_argument("--random-state", type=int, default=0)
@@ -94,7 +97,7 @@ def _landmarks(args: argparse.Namespace) -> None:
 
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        for image, row in zip(images, points):
+        for image, row in zip(images, points, strict=True):
             save_landmark_overlay(image, row.reshape(-1, 2), out / f"{Path(image).stem}.png")
     n_failed = int(np.isnan(points).all(axis=1).sum())
     if n_failed == len(images):
@@ -139,6 +142,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         classifier=args.classifier,
         n_splits=args.n_splits,
         max_epochs=args.max_epochs,
+        gender_table=args.gender_table,
         cache_dir=args.cache_dir,
         n_jobs=args.n_jobs,
         random_state=args.random_state,
