@@ -1,0 +1,335 @@
+"""Face detector + 68-point landmark predictor back ends.
+
+A back end is any object with the two methods of :class:`LandmarkBackend`.
+:class:`DlibBackend`, the default, uses dlib's HOG frontal face detector and its
+68-point shape predictor, whose file ships in the PyPI package
+``face-recognition-models``. dlib objects are loaded lazily, cached once per
+process and never pickled: a pickled backend keeps the predictor path and its
+SHA-256 and reloads (and checks) the file after unpickling, so joblib workers each
+build their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from sk3dface._images import load_image
+
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+_LICENCE_NOTE = (
+    "dlib's 68-point predictor was trained on iBUG 300-W, whose licence excludes commercial use."
+)
+
+
+@runtime_checkable
+class LandmarkBackend(Protocol):
+    """What :class:`~sk3dface.FaceLandmarker` needs from a face detector + landmark predictor.
+
+    Both methods receive the image as a ``uint8`` RGB array of shape
+    ``(height, width, 3)`` (see :func:`sk3dface._images.load_image`). Pixel
+    coordinates follow ``docs/conventions.md`` (origin at the centre of the
+    top-left pixel, ``y`` down). A back end may also define ``load()``, which
+    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early.
+
+    Examples
+    --------
+    A stand-in back end that "finds" one face in the middle of any image:
+
+    >>> import numpy as np
+    >>> from sk3dface import LandmarkBackend
+    >>> class CentreBackend:
+    ...     def detect(self, image):
+    ...         h, w = image.shape[:2]
+    ...         return np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]])
+    ...     def predict(self, image, box):
+    ...         left, top, right, bottom = box
+    ...         t = np.linspace(0, 1, 68)
+    ...         return np.column_stack([left + t * (right - left), top + t * (bottom - top)])
+    >>> isinstance(CentreBackend(), LandmarkBackend)
+    True
+    """
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Find faces.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image.
+
+        Returns
+        -------
+        boxes : ndarray of shape (n_faces, 4), float
+            ``[left, top, right, bottom]`` in pixels; ``left``/``top`` is the first
+            pixel inside the box and ``right``/``bottom`` one past the last, so
+            ``image[top:bottom, left:right]`` is the face (after rounding and clipping:
+            boxes may reach outside the image). ``(0, 4)`` when there is no face.
+        """
+        ...
+
+    def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Locate the 68 iBUG landmarks of the face in ``box``.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image.
+        box : ndarray of shape (4,)
+            ``[left, top, right, bottom]`` as returned by :meth:`detect`.
+
+        Returns
+        -------
+        landmarks : ndarray of shape (68, 2), float
+            ``(x, y)`` pixel coordinates in iBUG-68 order.
+        """
+        ...
+
+
+def default_predictor_path() -> Path:
+    """Path of ``shape_predictor_68_face_landmarks.dat`` from ``face-recognition-models``.
+
+    The package is located without being imported (its ``__init__`` needs
+    ``pkg_resources``, which recent setuptools no longer provide).
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If the package or the file is not installed.
+
+    Examples
+    --------
+    >>> from sk3dface._backends import default_predictor_path
+    >>> default_predictor_path().name
+    'shape_predictor_68_face_landmarks.dat'
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / "models" / PREDICTOR_FILE
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"dlib's 68-point shape predictor ({PREDICTOR_FILE}) was not found: install it with "
+        "`pip install face-recognition-models`, or pass "
+        "DlibBackend(predictor_path='/path/to/shape_predictor_68_face_landmarks.dat'). "
+        + _LICENCE_NOTE
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    # keyed on (size, mtime) so the 100 MB file is hashed once per process, not per call
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _shape_predictor(path: str, size: int, mtime_ns: int) -> Any:
+    import dlib
+
+    try:
+        return dlib.shape_predictor(path)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"dlib could not load the shape predictor {path!r} ({exc}). Is it a dlib "
+            f"shape-predictor file (such as {PREDICTOR_FILE})?"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _frontal_face_detector() -> Any:
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(load_image(image, max_pixels=None), cv2.COLOR_RGB2GRAY)
+
+
+class DlibBackend(BaseEstimator):
+    """dlib's HOG frontal face detector and 68-point shape predictor.
+
+    The default back end of :class:`~sk3dface.FaceLandmarker`. The HOG detector
+    finds upright, roughly frontal faces (up to about ±40° of yaw and ±20° of roll);
+    it misses faces smaller than about 80×80 pixels unless ``upsample`` > 0.
+
+    Parameters
+    ----------
+    predictor_path : str, path-like or None, default=None
+        A dlib 68-point shape-predictor file. ``None`` uses
+        ``shape_predictor_68_face_landmarks.dat`` from the ``face-recognition-models``
+        package. dlib's predictor was trained on iBUG 300-W, whose licence excludes
+        commercial use.
+    upsample : int, default=0
+        How many times the detector doubles the image before searching (dlib's
+        ``upsample_num_times``): each step finds faces half as small and costs
+        about 3-4× the time.
+
+    See Also
+    --------
+    sk3dface.FaceLandmarker : runs a back end over images and view sets.
+    LandmarkBackend : the protocol this class implements.
+
+    Notes
+    -----
+    Images are converted to gray (``cv2.COLOR_RGB2GRAY``) before detection and
+    prediction, as dlib's HOG features and shape predictor use intensity only.
+    The dlib objects are built on first use and shared by all backends of the
+    process. Pickling keeps ``predictor_path`` and, once the predictor was
+    loaded, its SHA-256; the unpickled backend refuses a predictor file whose
+    content changed meanwhile.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib import cbook
+    >>> from sk3dface import DlibBackend
+    >>> from sk3dface._images import load_image
+    >>> image = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    >>> backend = DlibBackend()
+    >>> boxes = backend.detect(image)
+    >>> boxes.shape
+    (1, 4)
+    >>> backend.predict(image, boxes[0]).shape
+    (68, 2)
+    """
+
+    def __init__(self, predictor_path: str | os.PathLike | None = None, upsample: int = 0):
+        self.predictor_path = predictor_path
+        self.upsample = upsample
+
+    def _resolved_path(self) -> Path:
+        if self.predictor_path is None:
+            return default_predictor_path()
+        path = Path(self.predictor_path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The shape-predictor file {os.fspath(self.predictor_path)!r} does not exist. "
+                "Pass the path of a dlib 68-point predictor, or predictor_path=None to use "
+                f"the one from the face-recognition-models package. {_LICENCE_NOTE}"
+            )
+        return path
+
+    def load(self) -> DlibBackend:
+        """Load (or fetch from the process cache) the detector and predictor now.
+
+        Returns
+        -------
+        self : DlibBackend
+
+        Raises
+        ------
+        FileNotFoundError
+            The predictor file does not exist.
+        RuntimeError
+            dlib cannot read the file, or (for an unpickled backend) the file's
+            content differs from the one this backend was built with.
+        """
+        self._predictor()
+        _frontal_face_detector()
+        return self
+
+    def _predictor(self) -> Any:
+        loaded = getattr(self, "_loaded", None)
+        if loaded is not None and loaded[0] == self.predictor_path:
+            return loaded[1]
+        path = self._resolved_path()
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        checksum = _sha256(*key)
+        fingerprint = getattr(self, "_fingerprint", None)
+        if fingerprint is not None and fingerprint[0] == self.predictor_path:
+            if fingerprint[1] != checksum:
+                raise RuntimeError(
+                    f"The shape-predictor file {str(path)!r} changed since this DlibBackend "
+                    f"was built (SHA-256 {checksum[:12]}… instead of {fingerprint[1][:12]}…), "
+                    "so its landmarks would not match those of the fitted pipeline. Restore "
+                    "the original file, or re-fit with a new DlibBackend to accept this one."
+                )
+        predictor = _shape_predictor(*key)
+        self._fingerprint = (self.predictor_path, checksum)
+        self._loaded = (self.predictor_path, predictor)
+        return predictor
+
+    def _check_upsample(self) -> int:
+        upsample = self.upsample
+        if isinstance(upsample, bool) or not isinstance(upsample, (int, np.integer)):
+            raise TypeError(f"upsample must be an int >= 0; got {upsample!r}.")
+        if upsample < 0:
+            raise ValueError(f"upsample must be an int >= 0; got {upsample}.")
+        return int(upsample)
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Find upright frontal faces with dlib's HOG detector.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image (anything :func:`~sk3dface._images.load_image` accepts).
+
+        Returns
+        -------
+        boxes : ndarray of shape (n_faces, 4), float
+            ``[left, top, right, bottom]``, right/bottom exclusive, in dlib's order
+            (best detection first); may reach outside the image.
+        """
+        upsample = self._check_upsample()
+        rectangles = _frontal_face_detector()(_gray(image), upsample)
+        boxes = [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rectangles]
+        return np.array(boxes, dtype=float).reshape(-1, 4)
+
+    def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Predict the 68 iBUG landmarks inside ``box`` with dlib's shape predictor.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image (anything :func:`~sk3dface._images.load_image` accepts).
+        box : array-like of shape (4,)
+            ``[left, top, right, bottom]``, right/bottom exclusive.
+
+        Returns
+        -------
+        landmarks : ndarray of shape (68, 2), float
+            ``(x, y)`` pixel coordinates (dlib rounds them to whole pixels).
+        """
+        import dlib
+
+        predictor = self._predictor()
+        box = np.asarray(box, dtype=float).reshape(-1)
+        if (
+            box.shape != (4,)
+            or not np.isfinite(box).all()
+            or not (box[2] > box[0] and box[3] > box[1])
+        ):
+            raise ValueError(
+                f"box must be 4 finite numbers [left, top, right, bottom] with right > left "
+                f"and bottom > top; got {box.tolist()}."
+            )
+        left, top, right, bottom = (round(v) for v in box)
+        rectangle = dlib.rectangle(left, top, max(right - 1, left), max(bottom - 1, top))
+        shape = predictor(_gray(image), rectangle)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=float)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_loaded", None)  # the dlib object: rebuilt lazily after unpickling
+        return state

@@ -1,0 +1,535 @@
+"""FaceLandmarker and DlibBackend on real photos: geometry, inputs, failures, sklearn contracts."""
+
+import pickle
+import shutil
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import skimage.data
+from matplotlib import cbook
+from PIL import Image
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk3dface import DlibBackend, FaceLandmarker, LandmarkBackend, landmarks_to_views
+from sk3dface._backends import default_predictor_path
+from sk3dface._images import load_image
+from sk3dface.exceptions import FaceNotFoundError, FailedSamplesWarning, ImageReadError
+
+GRACE = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+if not PHOTOS.is_dir():
+    PHOTOS = Path("/work/shared/photos")
+needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="shared/photos is absent")
+
+# iBUG-68 index of each point's mirror image (subject's right <-> left)
+MIRROR = np.r_[
+    16:-1:-1, 26:16:-1, 27:31, 35:30:-1,
+    [45, 44, 43, 42, 47, 46], [39, 38, 37, 36, 41, 40],
+    [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55], [64, 63, 62, 61, 60, 67, 66, 65],
+]  # fmt: skip
+INNER = slice(17, 68)  # brows, nose, eyes, mouth: the jaw outline is ambiguous on turned faces
+
+
+@pytest.fixture(scope="module")
+def grace():
+    return load_image(GRACE)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def landmarker():
+    return FaceLandmarker().fit([GRACE])
+
+
+def one(landmarker, image):
+    """Landmarks of a single image as (68, 2)."""
+    return landmarks_to_views(landmarker.transform([image]))[0, 0]
+
+
+def interocular(points):
+    return np.linalg.norm(points[36:42].mean(axis=0) - points[42:48].mean(axis=0))
+
+
+def assert_close_landmarks(actual, expected, *, mean=0.08, inner_max=0.2):
+    """Distances relative to the interocular distance (the usual landmark error measure)."""
+    errors = np.linalg.norm(actual - expected, axis=1) / interocular(expected)
+    assert errors.mean() < mean, errors
+    assert errors[INNER].max() < inner_max, errors
+
+
+# -- geometry on real photos -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [
+        pytest.param(GRACE, id="grace_hopper"),
+        pytest.param(skimage.data.astronaut(), id="astronaut"),
+        pytest.param(PHOTOS / "JianzhuGuo.jpg", id="JianzhuGuo", marks=needs_photos),
+    ],
+)
+def test_landmarks_land_on_the_face(landmarker, photo):
+    image = load_image(photo)
+    box = DlibBackend().detect(image)[0]
+    points = one(landmarker, photo)
+    x, y = points[:, 0], points[:, 1]
+    eyes = points[36:48]
+    assert (eyes[:, 0] > box[0]).all() and (eyes[:, 0] < box[2]).all()
+    assert (eyes[:, 1] > box[1]).all() and (eyes[:, 1] < box[3]).all()
+    right_eye, left_eye = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+    assert right_eye[0] < left_eye[0]  # subject's right eye on the image left
+    assert right_eye[0] < x[30] < left_eye[0]  # nose tip between the eyes...
+    assert y[30] > max(right_eye[1], left_eye[1])  # ...and below them
+    assert y[8] == y.max()  # chin lowest
+    assert y[19] < right_eye[1] and y[24] < left_eye[1]  # brows above eyes
+    assert y[51] < y[57]  # upper lip above lower lip
+
+
+def test_horizontal_flip_mirrors_landmarks(landmarker, grace, astronaut):
+    for image in (grace, astronaut):
+        flipped = one(landmarker, image[:, ::-1])[MIRROR]
+        flipped[:, 0] = image.shape[1] - 1 - flipped[:, 0]
+        assert_close_landmarks(flipped, one(landmarker, image))
+
+
+def test_half_size_copy_gives_half_coordinates(landmarker, grace):
+    half = cv2.resize(grace, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    expected = (one(landmarker, grace) + 0.5) * 0.5 - 0.5  # pixel centres scale about -0.5
+    assert_close_landmarks(one(landmarker, half), expected)
+
+
+@pytest.mark.parametrize("angle", [10, -10])
+def test_small_rotation_rotates_landmarks(landmarker, grace, astronaut, angle):
+    for image in (grace, astronaut):
+        height, width = image.shape[:2]
+        matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
+        rotated = cv2.warpAffine(image, matrix, (width, height))
+        expected = one(landmarker, image) @ matrix[:, :2].T + matrix[:, 2]
+        assert_close_landmarks(one(landmarker, rotated), expected, mean=0.1)
+
+
+def test_quarter_turn_is_not_detected(landmarker, grace):
+    # dlib's HOG detector is upright-only: a face turned by 90° is NaN + a warning
+    with pytest.warns(FailedSamplesWarning, match="1 without a face"):
+        out = landmarker.transform([np.rot90(grace)])
+    assert np.isnan(out).all()
+
+
+def test_detection_on_downscaled_copy(grace):
+    big = cv2.resize(grace, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # 1024 x 1200
+    full = FaceLandmarker(detection_width=None).fit([big])
+    small = FaceLandmarker(detection_width=400).fit([big])
+    assert_close_landmarks(one(small, big), one(full, big))
+
+
+@needs_photos
+def test_largest_of_several_faces_wins(landmarker):
+    image = load_image(PHOTOS / "trump_hillary.jpg")
+    middle = image.shape[1] // 2
+    for shrunk_side in ("left", "right"):
+        collage = image.copy()
+        side = slice(0, middle) if shrunk_side == "left" else slice(middle, None)
+        part = collage[:, side]
+        smaller = cv2.resize(part, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+        part[:] = 0
+        part[: smaller.shape[0], : smaller.shape[1]] = smaller
+        assert len(DlibBackend().detect(collage)) == 2
+        nose_x = one(landmarker, collage)[30, 0]
+        assert (nose_x > middle) == (shrunk_side == "left")
+
+
+# -- input types -------------------------------------------------------------------------------
+
+
+def test_input_types_give_identical_landmarks(landmarker, grace):
+    gray = cv2.cvtColor(grace, cv2.COLOR_RGB2GRAY)
+    rgba = np.dstack([grace, np.full(grace.shape[:2], 255, np.uint8)])
+    X = [
+        grace,
+        GRACE,
+        Path(GRACE),
+        Image.open(GRACE),
+        rgba,
+        grace.astype(np.uint16) * 257,
+        grace / 255.0,
+        gray,
+        np.repeat(gray[:, :, None], 3, axis=2),
+        Image.fromarray(gray),
+    ]
+    out = landmarker.transform(X)
+    assert np.isfinite(out).all()
+    for row in out[1:7]:
+        np.testing.assert_array_equal(row, out[0])
+    for row in out[8:]:
+        np.testing.assert_array_equal(row, out[7])
+
+
+def test_containers_of_samples(landmarker, grace):
+    expected = landmarker.transform([GRACE, GRACE])
+    for X in (
+        (GRACE, GRACE),
+        np.array([GRACE, GRACE], dtype=object),
+        pd.Series([GRACE, GRACE]),
+        pd.DataFrame({"path": [GRACE, GRACE]}),
+        np.stack([grace, grace]),  # (n, H, W, 3)
+    ):
+        np.testing.assert_array_equal(landmarker.transform(X), expected)
+
+
+def test_dataframe_columns_are_views(grace):
+    frame = pd.DataFrame({"front": [GRACE, None], "again": [GRACE, GRACE]})
+    landmarker = FaceLandmarker().fit(frame)
+    assert landmarker.n_views_ == 2
+    out = landmarks_to_views(landmarker.transform(frame))
+    assert np.isnan(out[1, 0]).all()
+    np.testing.assert_array_equal(out[0, 0], out[1, 1])
+
+
+@pytest.mark.parametrize(
+    ("X", "error", "message"),
+    [
+        (GRACE, TypeError, r"single '.*grace_hopper\.jpg'.*\[image\]"),
+        (np.zeros((60, 50, 3), np.uint8), ValueError, r"ambiguous.*\[image\]"),
+        (np.zeros((5, 136)), ValueError, "reads images, not feature vectors"),
+        ([GRACE, 3.5], TypeError, r"Sample 1, view 0: expected an image.*got float 3\.5"),
+        ([[GRACE, np.zeros(5)]], TypeError, r"Sample 0, view 1.*shape \(5,\)"),
+        (42, TypeError, "got int"),
+        ([], ValueError, "0 samples"),
+        ([[]], ValueError, "empty view set"),
+    ],
+)
+def test_bad_X_is_refused_with_a_clear_error(X, error, message):
+    with pytest.raises(error, match=message):
+        FaceLandmarker().fit(X)
+
+
+# -- view sets ---------------------------------------------------------------------------------
+
+
+def test_view_sets_are_padded_with_nan(grace, astronaut):
+    X = [[GRACE, None, astronaut], [grace], (astronaut, GRACE)]
+    landmarker = FaceLandmarker().fit(X)
+    assert landmarker.n_views_ == 3
+    out = landmarker.transform(X)
+    assert out.shape == (3, 3 * 136)
+    views = landmarks_to_views(out)
+    missing = np.isnan(views).all(axis=(2, 3))
+    np.testing.assert_array_equal(
+        missing, [[False, True, False], [False, True, True], [False, False, True]]
+    )
+    np.testing.assert_array_equal(views[0, 0], views[1, 0])
+    np.testing.assert_array_equal(views[0, 2], views[2, 0])
+
+    with pytest.raises(ValueError, match=r"has 4 views but .* n_views_=3"):
+        landmarker.transform([[GRACE] * 4])
+    fixed = FaceLandmarker(n_views=5).fit([GRACE])
+    assert fixed.transform([[GRACE, GRACE]]).shape == (1, 5 * 136)
+    with pytest.raises(ValueError, match="has 2 views but n_views=1"):
+        FaceLandmarker(n_views=1).fit([[GRACE, GRACE]])
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "empty.jpg").touch()
+    (folder / "corrupt.jpg").write_bytes(np.random.default_rng(0).bytes(4096))
+    big = folder / "big.png"
+    Image.new("RGB", (3000, 2000)).save(big)
+    return {
+        "missing": str(folder / "missing.jpg"),
+        "empty": str(folder / "empty.jpg"),
+        "corrupt": str(folder / "corrupt.jpg"),
+        "big": str(big),
+    }
+
+
+def test_bad_files_become_nan_with_one_warning(grace, bad_files):
+    landmarker = FaceLandmarker(max_pixels=5_000_000).fit([GRACE])
+    blank = np.full((300, 300, 3), 128, np.uint8)
+    X = [GRACE, bad_files["missing"], bad_files["empty"], blank, bad_files["corrupt"],
+         bad_files["big"], grace]  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = landmarker.transform(X)
+    ours = [w for w in caught if issubclass(w.category, FailedSamplesWarning)]
+    assert len(ours) == 1
+    assert ours[0].filename == __file__  # points at the caller's line, not into sk3dface
+    message = str(ours[0].message)
+    assert "5 of 7 views gave no landmarks" in message
+    assert "4 unreadable, 1 without a face" in message
+    assert "missing.jpg': no such file" in message
+    assert "empty (0 bytes); sample 3" in message and "max_pixels. The" in message  # all 5 listed
+    failures = ours[0].message.failures
+    assert [(f.sample, f.view) for f in failures] == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)]
+    assert "not a recognised image format" in str(failures[3].error)
+    assert "6,000,000 pixels is more than max_pixels=5,000,000" in str(failures[4].error)
+    assert isinstance(failures[2].error, FaceNotFoundError)
+    finite = np.isfinite(out).all(axis=1)
+    np.testing.assert_array_equal(finite, [True, False, False, False, False, False, True])
+    np.testing.assert_array_equal(out[0], out[6])  # the good results survive the bad ones
+
+
+def test_many_failures_are_summarised(bad_files):
+    X = [bad_files["missing"]] * 8
+    with pytest.warns(FailedSamplesWarning, match="8 of 8 views.*and 3 more") as record:
+        FaceLandmarker().fit(X).transform(X)
+    assert len(record[0].message.failures) == 8
+
+
+def test_on_error_raise(bad_files):
+    landmarker = FaceLandmarker(on_error="raise", n_views=2).fit([GRACE])
+    with pytest.raises(ImageReadError, match=r"Sample 1, view 0: .*corrupt\.jpg"):
+        landmarker.transform([GRACE, bad_files["corrupt"], bad_files["missing"]])
+    blank = np.zeros((200, 200, 3), np.uint8)
+    with pytest.raises(FaceNotFoundError, match=r"Sample 0, view 1: No face found in array"):
+        landmarker.transform([[GRACE, blank]])
+
+
+# -- face boxes --------------------------------------------------------------------------------
+
+
+def test_given_face_boxes_skip_detection(landmarker, grace):
+    box = DlibBackend().detect(grace)[0]
+    detected = landmarker.transform([GRACE])
+    np.testing.assert_array_equal(landmarker.transform([GRACE], face_boxes=[box]), detected)
+    # a box is used even where the detector finds nothing; NaN boxes ask for detection
+    turned = np.rot90(grace, 2)  # upside down: no detection
+    height, width = grace.shape[:2]
+    turned_box = [width - box[2], height - box[3], width - box[0], height - box[1]]
+    boxes = np.array([[turned_box], [[np.nan] * 4]])
+    out = landmarker.transform([turned, GRACE], face_boxes=boxes)
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[1], detected[0])
+
+
+@pytest.mark.parametrize(
+    ("boxes", "message"),
+    [
+        (np.zeros((2, 4)), r"shape \(n_samples, n_views, 4\) = \(1, 1, 4\)"),
+        ([[1, 2, np.nan, 4]], "mixes numbers and NaN"),
+        ([[10, 10, 5, 20]], "is empty"),
+        ([[0, 0, np.inf, 9]], "infinite"),
+    ],
+)
+def test_bad_face_boxes(landmarker, boxes, message):
+    with pytest.raises(ValueError, match=message):
+        landmarker.transform([GRACE], face_boxes=boxes)
+
+
+# -- back ends ---------------------------------------------------------------------------------
+
+
+class CentreBackend:
+    """A deterministic stand-in: one face in the middle, landmarks on its diagonal."""
+
+    def detect(self, image):
+        height, width = image.shape[:2]
+        return np.array([[width / 4, height / 4, 3 * width / 4, 3 * height / 4]])
+
+    def predict(self, image, box):
+        t = np.linspace(0, 1, 68)[:, None]
+        return box[:2] + t * (box[2:] - box[:2])
+
+
+class BrokenBackend(CentreBackend):
+    def detect(self, image):
+        return np.zeros(3)
+
+
+class BlindBackend(CentreBackend):
+    def detect(self, image):
+        return []
+
+
+def test_custom_backend():
+    assert isinstance(CentreBackend(), LandmarkBackend)
+    landmarker = FaceLandmarker(backend=CentreBackend(), detection_width=None)
+    out = landmarks_to_views(landmarker.fit_transform([np.zeros((40, 80), np.uint8)]))[0, 0]
+    np.testing.assert_allclose(out[0], [20, 10])
+    np.testing.assert_allclose(out[-1], [60, 30])
+    # boxes from a downscaled detection are scaled back to full resolution
+    scaled = FaceLandmarker(backend=CentreBackend(), detection_width=40)
+    np.testing.assert_allclose(scaled.fit_transform([np.zeros((40, 80), np.uint8)])[0, :2],
+                               [20, 10])  # fmt: skip
+    with pytest.raises(TypeError, match=r"BrokenBackend\.detect must return .*\(n_faces, 4\)"):
+        FaceLandmarker(backend=BrokenBackend()).fit_transform([np.zeros((9, 9), np.uint8)])
+    with pytest.warns(FailedSamplesWarning, match="BlindBackend searched the 9×9 image"):
+        FaceLandmarker(backend=BlindBackend()).fit_transform([np.zeros((9, 9), np.uint8)])
+    with pytest.raises(ValueError, match=r"backend=DlibBackend\(upsample=1\)"):
+        FaceLandmarker(backend=CentreBackend(), upsample=1).fit([GRACE])
+
+
+def test_upsample_finds_small_faces(grace):
+    small = cv2.resize(grace, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)  # face ~50 px
+    assert len(DlibBackend().detect(small)) == 0
+    assert len(DlibBackend(upsample=1).detect(small)) == 1
+    with pytest.warns(FailedSamplesWarning):
+        assert np.isnan(FaceLandmarker().fit_transform([small])).all()
+    assert np.isfinite(FaceLandmarker(upsample=1).fit_transform([small])).all()
+
+
+def test_dlib_backend_pickles_without_dlib_objects(grace):
+    backend = DlibBackend().load()
+    box = backend.detect(grace)[0]
+    expected = backend.predict(grace, box)
+    state = backend.__getstate__()
+    assert "_loaded" not in state and state["_fingerprint"][1]  # path + sha256 only
+    assert len(pickle.dumps(backend)) < 2000
+    restored = pickle.loads(pickle.dumps(backend))
+    np.testing.assert_array_equal(restored.predict(grace, box), expected)
+
+
+def test_dlib_backend_refuses_a_changed_predictor_file(tmp_path, grace):
+    copy = tmp_path / "predictor.dat"
+    shutil.copyfile(default_predictor_path(), copy)
+    backend = DlibBackend(predictor_path=copy).load()
+    blob = pickle.dumps(backend)
+    with open(copy, "ab") as file:
+        file.write(b"changed")
+    with pytest.raises(RuntimeError, match=r"predictor\.dat' changed since .*SHA-256"):
+        pickle.loads(blob).predict(grace, [161, 137, 377, 353])
+    copy.unlink()
+    with pytest.raises(FileNotFoundError, match=r"predictor\.dat' does not exist"):
+        pickle.loads(blob).load()
+
+
+def test_dlib_backend_bad_predictor_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"does not exist.*iBUG 300-W"):
+        FaceLandmarker(backend=DlibBackend(predictor_path=tmp_path / "no.dat")).fit([GRACE])
+    junk = tmp_path / "junk.dat"
+    junk.write_bytes(b"not a predictor")
+    with pytest.raises(RuntimeError, match=r"could not load the shape predictor .*junk\.dat"):
+        DlibBackend(predictor_path=junk).load()
+
+
+# -- scikit-learn contracts --------------------------------------------------------------------
+
+NUMERIC_INPUT = (
+    "feeds numeric feature arrays; FaceLandmarker reads images (paths, image arrays, PIL "
+    "images or view sets of them) and refuses numeric 2-D X with a ValueError"
+)
+
+
+def _expected_failed_checks(estimator):
+    checks = [
+        "check_fit_score_takes_y",
+        "check_estimators_overwrite_params",
+        "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes",
+        "check_dtype_object",
+        "check_pipeline_consistency",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_fit2d_predict1d",
+    ]
+    reasons = {check: NUMERIC_INPUT for check in checks}
+    reasons["check_complex_data"] = NUMERIC_INPUT + " (not the expected 'Complex data' text)"
+    reasons["check_estimators_empty_data_messages"] = (
+        NUMERIC_INPUT + " (not the expected '0 feature(s)' text)"
+    )
+    return reasons
+
+
+@parametrize_with_checks([FaceLandmarker()], expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_clone_and_params():
+    landmarker = FaceLandmarker(backend=DlibBackend(upsample=1), n_jobs=2, on_error="raise")
+    params = landmarker.get_params()
+    assert params["backend__upsample"] == 1 and params["n_jobs"] == 2
+    cloned = clone(landmarker)
+    assert cloned.backend is not landmarker.backend
+    assert cloned.get_params()["backend__upsample"] == 1
+    cloned.set_params(backend__upsample=2, detection_width=None)
+    assert cloned.backend.upsample == 2 and landmarker.backend.upsample == 1
+    with pytest.raises(InvalidParameterError, match="on_error"):
+        FaceLandmarker(on_error="ignore").fit([GRACE])
+    with pytest.raises(InvalidParameterError, match="backend"):
+        FaceLandmarker(backend="dlib").fit([GRACE])
+
+
+def test_fitted_landmarker_pickles(landmarker):
+    expected = landmarker.transform([GRACE])
+    restored = pickle.loads(pickle.dumps(landmarker))
+    np.testing.assert_array_equal(restored.transform([GRACE]), expected)
+
+
+def test_parallel_gives_the_same_output(landmarker, grace, astronaut, bad_files):
+    X = [GRACE, astronaut, [grace, bad_files["missing"]], astronaut[:, ::-1]]
+    single = FaceLandmarker(n_jobs=1).fit(X)
+    double = clone(single).set_params(n_jobs=2).fit(X)
+    with pytest.warns(FailedSamplesWarning):
+        expected = single.transform(X)
+    with pytest.warns(FailedSamplesWarning, match="missing.jpg"):
+        np.testing.assert_array_equal(double.transform(X), expected)
+
+
+def test_in_pipeline_and_pandas_output(grace):
+    X = pd.Series([GRACE, grace, grace[:, ::-1]], index=["a", "b", "c"])
+    pipeline = make_pipeline(FaceLandmarker(), StandardScaler()).fit(X)
+    out = pipeline.transform(X)
+    assert out.shape == (3, 136) and np.isfinite(out).all()
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-9)
+
+    frame = FaceLandmarker().set_output(transform="pandas").fit_transform(X)
+    assert list(frame.index) == ["a", "b", "c"]
+    assert list(frame.columns[:3]) == ["v0_x0", "v0_y0", "v0_x1"]
+    assert frame.columns[-1] == "v0_y67"
+
+
+def test_column_transformer_on_a_table_of_paths():
+    table = pd.DataFrame({"photo": [GRACE, GRACE], "age": [85.0, 85.0]})
+    columns = ColumnTransformer([("landmarks", FaceLandmarker(), "photo")], remainder="passthrough")
+    out = columns.fit_transform(table)
+    assert out.shape == (2, 137)
+    names = columns.get_feature_names_out()
+    assert names[0] == "landmarks__v0_x0" and names[-1] == "remainder__age"
+
+
+def test_face_boxes_can_be_routed_through_a_pipeline(grace):
+    left, top, right, bottom = DlibBackend().detect(grace)[0]
+    height, width = grace.shape[:2]
+    turned_box = [width - right, height - bottom, width - left, height - top]
+    with config_context(enable_metadata_routing=True):
+        step = FaceLandmarker().set_transform_request(face_boxes=True)
+        pipeline = make_pipeline(step).fit([GRACE])
+        routed = pipeline.transform([np.rot90(grace, 2)], face_boxes=[turned_box])
+    assert np.isfinite(routed).all()
+
+
+def test_verbose_shows_a_progress_bar(landmarker, capsys):
+    clone(landmarker).set_params(verbose=1).fit([GRACE]).transform([GRACE, GRACE])
+    assert "FaceLandmarker" in capsys.readouterr().err
