@@ -47,7 +47,7 @@ def _coefficient_pipeline(coefficients: str, multiview: str, classifier: Any, me
             ("classifier", classifier),
         ],
         memory=memory,
-    )
+    ).set_output(transform="pandas")  # column names carry the coefficient layout
 
 
 class _Table:

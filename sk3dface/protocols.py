@@ -6,13 +6,13 @@ splitter that never puts one image (identity) or one person (expression, gender)
 sides of a split, and the full scikit-learn pipeline from images to labels.
 :func:`evaluate_protocol` runs it; :func:`run_protocol` does both, for the command line.
 
-====================  =========  =========================  ==============================
-task                  data set   samples                    folds
-====================  =========  =========================  ==============================
-identity              KDEF       3-image view sets, 10 ppl  disjoint image parts per person
-expression            KDEF       single images              subject-disjoint (GroupKFold)
-gender                FEI        3-image view sets          subject-disjoint (GroupKFold)
-====================  =========  =========================  ==============================
+==========  ========  ==========================  ========================================
+task        data set  samples                     folds
+==========  ========  ==========================  ========================================
+identity    KDEF      3-image view sets, 10 ppl   disjoint image parts of each person
+expression  KDEF      single images               subject-disjoint (StratifiedGroupKFold)
+gender      FEI       3-image view sets           subject-disjoint (StratifiedGroupKFold)
+==========  ========  ==========================  ========================================
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, PredefinedSplit, cross_validate
+from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
@@ -145,6 +145,8 @@ def make_pipeline(
     Returns
     -------
     pipeline : Pipeline
+        With ``set_output(transform="pandas")``: the extractor's column names tell the
+        aggregator and selector which columns are alpha, beta and pose.
 
     Examples
     --------
@@ -167,7 +169,7 @@ def make_pipeline(
             ("classifier", classifier),
         ],
         memory=memory,
-    )
+    ).set_output(transform="pandas")  # column names carry the coefficient layout
 
 
 def _load(loader: Any, data: Any, **filters: Any) -> Bunch:
@@ -253,8 +255,8 @@ def expression_protocol(
 ) -> Protocol:
     """Seven KDEF expressions from single images, subject-disjoint folds (paper: 83.5%).
 
-    Beta (expression) coefficients feed a ResNet-32; ``GroupKFold`` over people means the
-    classifier is always tested on faces it has never seen.
+    Beta (expression) coefficients feed a ResNet-32; ``StratifiedGroupKFold`` over people
+    means the classifier is always tested on faces it has never seen.
 
     Parameters
     ----------
@@ -277,7 +279,7 @@ def expression_protocol(
         task="expression",
         samples=[(path,) for path in data.images],
         y=np.asarray(data.expression),
-        cv=GroupKFold(n_splits=min(n_folds, len(np.unique(subjects)))),
+        cv=StratifiedGroupKFold(n_splits=min(n_folds, len(np.unique(subjects)))),
         groups=subjects,
         pipeline=make_pipeline("beta", multiview="independent", classifier=clf, model=model,
                                n_jobs=n_jobs),
@@ -343,7 +345,7 @@ def gender_protocol(
         task="gender",
         samples=samples,
         y=y,
-        cv=GroupKFold(n_splits=min(n_folds, len(np.unique(groups)))),
+        cv=StratifiedGroupKFold(n_splits=min(n_folds, len(np.unique(groups)))),
         groups=np.asarray(groups),
         pipeline=make_pipeline("alpha", multiview="joint", classifier=clf, model=model,
                                n_jobs=n_jobs),
@@ -362,7 +364,7 @@ def _file_key(path: str) -> tuple[str, int, int]:
 
 
 def _detect(keys: list[tuple[str, int, int]], landmarker: Any) -> np.ndarray:
-    return clone(landmarker).fit_transform([key[0] for key in keys])
+    return np.asarray(clone(landmarker).fit_transform([key[0] for key in keys]), dtype=float)
 
 
 def landmark_table(images: Sequence[str], landmarker: Any, cache_dir: str | None = None):
@@ -441,7 +443,7 @@ def evaluate_protocol(
     cv = protocol.cv
     if isinstance(cv, PredefinedSplit):
         cv = PredefinedSplit(cv.test_fold[usable])
-    rest = Pipeline(protocol.pipeline.steps[1:])
+    rest = protocol.pipeline[1:]  # the steps keep their pandas output
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FailedSamplesWarning)
         result = cross_validate(

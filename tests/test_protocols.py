@@ -27,7 +27,7 @@ def test_identity_protocol_never_shares_an_image(make_kdef_tree):
 def test_expression_and_gender_protocols_are_subject_disjoint(make_kdef_tree, make_fei_tree):
     kdef = make_kdef_tree(subjects=("F01", "M02", "F03"), damaged=False, unparseable=False)
     protocol = expression_protocol(kdef.root, n_folds=3, classifier=SVC())
-    assert protocol.pipeline.get_params()["selector__coefficients"] == "beta"
+    assert protocol.pipeline.get_params()["selector__part"] == "beta"
     for train, test in _splits(protocol):
         assert not set(protocol.groups[train]) & set(protocol.groups[test])
 
