@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "split_views": "sk3dface._validation",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -57,18 +57,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
-    from sk3dface._aggregator import CoefficientSelector, MultiViewAggregator
-    from sk3dface._backends import DlibBackend, LandmarkBackend
-    from sk3dface._classifiers import ImageResNetClassifier, ResNetClassifier
-    from sk3dface._default_model import make_default_model
-    from sk3dface._extractor import MorphableCoefficientExtractor
-    from sk3dface._landmarker import FaceLandmarker
-    from sk3dface._model_io import (
-        load_3ddfa,
-        load_bfm2009,
-        load_bfm_front,
-        load_flame,
-        load_model,
-    )
-    from sk3dface._morphable_model import MorphableModel
-    from sk3dface._validation import landmarks_to_views, split_views
+    from sk3dface._aggregator import CoefficientSelector as CoefficientSelector
+    from sk3dface._aggregator import MultiViewAggregator as MultiViewAggregator
+    from sk3dface._backends import DlibBackend as DlibBackend
+    from sk3dface._backends import LandmarkBackend as LandmarkBackend
+    from sk3dface._classifiers import ImageResNetClassifier as ImageResNetClassifier
+    from sk3dface._classifiers import ResNetClassifier as ResNetClassifier
+    from sk3dface._default_model import make_default_model as make_default_model
+    from sk3dface._extractor import MorphableCoefficientExtractor as MorphableCoefficientExtractor
+    from sk3dface._landmarker import FaceLandmarker as FaceLandmarker
+    from sk3dface._model_io import load_3ddfa as load_3ddfa
+    from sk3dface._model_io import load_bfm2009 as load_bfm2009
+    from sk3dface._model_io import load_bfm_front as load_bfm_front
+    from sk3dface._model_io import load_flame as load_flame
+    from sk3dface._model_io import load_model as load_model
+    from sk3dface._morphable_model import MorphableModel as MorphableModel
+    from sk3dface._validation import landmarks_to_views as landmarks_to_views
+    from sk3dface._validation import split_views as split_views
