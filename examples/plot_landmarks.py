@@ -21,11 +21,10 @@ import matplotlib.pyplot as plt
 from matplotlib import cbook
 
 from sk3dface import FaceLandmarker, landmarks_to_views
-from sk3dface._images import load_image
 from sk3dface.plotting import plot_landmarks
 
 photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-image = load_image(photo)
+image = plt.imread(photo)  # uint8 RGB, as FaceLandmarker expects arrays
 mirrored = image[:, ::-1]
 
 # X is a sequence of samples: here two images (a path and an array)

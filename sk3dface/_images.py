@@ -9,8 +9,10 @@ file (or the array) and what was wrong with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,13 @@ def describe_image(image: Any) -> str:
     if filename:
         return f"PIL image from {filename!r}"
     return type(image).__name__
+
+
+def _error(name: str, reason: str) -> ImageReadError:
+    """``ImageReadError`` naming the image; ``reason`` is kept on the error for reports."""
+    error = ImageReadError(f"Cannot read image {name}: {reason}")
+    error.reason = reason
+    return error
 
 
 def load_image(image: ImageLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -106,7 +115,9 @@ def load_image(image: ImageLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     if isinstance(image, np.ndarray):
         return _from_array(image, describe_image(image), max_pixels)
     if _is_pil_image(image):
-        return _from_pil(image, describe_image(image), max_pixels)
+        name = describe_image(image)
+        with _decoding(name):
+            return _from_pil(image, name, max_pixels)
     raise ImageReadError(
         f"Cannot read image of type {type(image).__name__}: expected a file path, a numpy "
         "array (H×W gray, H×W×3 RGB or H×W×4 RGBA) or a PIL image."
@@ -120,48 +131,52 @@ def _is_pil_image(image: Any) -> bool:
 
 def _check_pixels(width: int, height: int, max_pixels: int | None, name: str) -> None:
     if width <= 0 or height <= 0:
-        raise ImageReadError(f"Cannot read image {name}: it has no pixels ({width}×{height}).")
+        raise _error(name, f"it has no pixels ({width}×{height}).")
     if max_pixels is not None and width * height > max_pixels:
-        raise ImageReadError(
-            f"Cannot read image {name}: {width}×{height} = {width * height:,} pixels is more "
-            f"than max_pixels={max_pixels:,}. Resize the image or raise max_pixels."
+        raise _error(
+            name,
+            f"{width}×{height} = {width * height:,} pixels is more than "
+            f"max_pixels={max_pixels:,}. Resize the image or raise max_pixels.",
         )
 
 
-def _load_path(path: str | os.PathLike, max_pixels: int | None) -> np.ndarray:
+@contextlib.contextmanager
+def _decoding(name: str) -> Iterator[None]:
+    """Turn Pillow's decoding errors (corrupt, truncated, closed, odd mode) into ImageReadError."""
     from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # we apply our own max_pixels limit, before decoding
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise _error(name, f"it has too many pixels ({exc}). Resize the image.") from exc
+    except UnidentifiedImageError as exc:
+        raise _error(
+            name, "not a recognised image format (corrupt file, or not an image)."
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise _error(name, f"the file is corrupt or truncated ({exc}).") from exc
+
+
+def _load_path(path: str | os.PathLike, max_pixels: int | None) -> np.ndarray:
+    from PIL import Image
 
     name = describe_image(path)
     path = Path(path)
     if not path.exists():
-        raise ImageReadError(f"Cannot read image {name}: no such file.")
+        raise _error(name, "no such file.")
     if not path.is_file():
-        raise ImageReadError(f"Cannot read image {name}: it is a directory, not a file.")
+        raise _error(name, "it is a directory, not a file.")
     if path.stat().st_size == 0:
-        raise ImageReadError(f"Cannot read image {name}: the file is empty (0 bytes).")
-    try:
-        with warnings.catch_warnings():
-            # we apply our own max_pixels limit below, before decoding
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as pil:
-                _check_pixels(pil.width, pil.height, max_pixels, name)
-                pil.load()
-                return _from_pil(pil, name, max_pixels)
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(
-            f"Cannot read image {name}: it has too many pixels ({exc}). Resize the image."
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(
-            f"Cannot read image {name}: not a recognised image format (corrupt file, or not "
-            "an image)."
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(
-            f"Cannot read image {name}: the file is corrupt or truncated ({exc})."
-        ) from exc
+        raise _error(name, "the file is empty (0 bytes).")
+    with _decoding(name), Image.open(path) as pil:
+        _check_pixels(pil.width, pil.height, max_pixels, name)
+        pil.load()
+        return _from_pil(pil, name, max_pixels)
 
 
 def _from_pil(pil: Any, name: str, max_pixels: int | None) -> np.ndarray:
@@ -172,11 +187,12 @@ def _from_pil(pil: Any, name: str, max_pixels: int | None) -> np.ndarray:
         pil = ImageOps.exif_transpose(pil)
     if pil.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         array = np.asarray(pil)
-        if array.dtype != np.uint16:
+        if array.dtype.kind == "i":  # mode "I": 32-bit signed, read as 16-bit data
             if array.size and (array.min() < 0 or array.max() > 65535):
-                raise ImageReadError(
-                    f"Cannot read image {name}: 32-bit integer pixels outside the 16-bit range "
-                    "[0, 65535]; convert it to 8 or 16 bits."
+                raise _error(
+                    name,
+                    "32-bit integer pixels outside the 16-bit range [0, 65535]; convert it "
+                    "to 8 or 16 bits.",
                 )
             array = array.astype(np.uint16)
         return _from_array(array, name, max_pixels)
@@ -191,10 +207,10 @@ def _from_array(array: np.ndarray, name: str, max_pixels: int | None) -> np.ndar
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ImageReadError(
-            f"Cannot read image {name}: expected shape (H, W) gray, (H, W, 3) RGB or "
-            f"(H, W, 4) RGBA; got {array.shape}. A batch of images must be passed as a list "
-            "of arrays, one per image."
+        raise _error(
+            name,
+            f"expected shape (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA; got {array.shape}. "
+            "A batch of images must be passed as a list of arrays, one per image.",
         )
     _check_pixels(array.shape[1], array.shape[0], max_pixels, name)
     if array.ndim == 3 and array.shape[2] == 4:
@@ -208,20 +224,21 @@ def _from_array(array: np.ndarray, name: str, max_pixels: int | None) -> np.ndar
 def _to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
-    if array.dtype == np.uint16:
+    if array.dtype.kind == "u" and array.dtype.itemsize == 2:  # uint16, either byte order
         # round(v * 255 / 65535) in integers; exact for v = 257 * k
         return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
         if np.isnan(array).any():
-            raise ImageReadError(f"Cannot read image {name}: it contains NaN values.")
+            raise _error(name, "it contains NaN values.")
         low, high = float(array.min()), float(array.max())
         if low < -_FLOAT_TOLERANCE or high > 1 + _FLOAT_TOLERANCE:
-            raise ImageReadError(
-                f"Cannot read image {name}: float pixels must lie in [0, 1]; got values in "
-                f"[{low:g}, {high:g}]. Divide by 255 (8-bit data) or pass a uint8 array."
+            raise _error(
+                name,
+                f"float pixels must lie in [0, 1]; got values in [{low:g}, {high:g}]. "
+                "Divide by 255 (8-bit data) or pass a uint8 array.",
             )
         return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ImageReadError(
-        f"Cannot read image {name}: unsupported dtype {array.dtype}; expected uint8, uint16 "
-        "or float with values in [0, 1]."
+    raise _error(
+        name,
+        f"unsupported dtype {array.dtype}; expected uint8, uint16 or float with values in [0, 1].",
     )

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._backends import DlibBackend
-from sk3dface._images import DEFAULT_MAX_PIXELS, describe_image, load_image
+from sk3dface._images import DEFAULT_MAX_PIXELS, _is_pil_image, describe_image, load_image
 from sk3dface._parallel import parallel_map
 from sk3dface._validation import LANDMARK_BLOCK, N_LANDMARKS
 from sk3dface.exceptions import FaceNotFoundError, FailedSamplesWarning, ImageReadError
@@ -63,7 +63,7 @@ def _is_image(value: Any) -> bool:
         return True
     if isinstance(value, np.ndarray):
         return value.dtype != object and value.ndim in (2, 3)
-    return type(value).__module__.startswith("PIL.") and hasattr(value, "getbands")
+    return _is_pil_image(value)
 
 
 def _as_view_sets(X: Any) -> list[list[Any]]:

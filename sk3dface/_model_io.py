@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sk3dface import _safe_pickle
-from sk3dface._morphable_model import N_LANDMARKS, MorphableModel
+from sk3dface._morphable_model import N_LANDMARKS, MorphableModel, read_npz
 from sk3dface.exceptions import ModelFormatError
 
 logger = logging.getLogger("sk3dface")
@@ -354,14 +354,7 @@ def _read_expression(
         if vertex_indices is None and (path.parent / "BFM_exp_idx.mat").exists():
             vertex_indices = path.parent / "BFM_exp_idx.mat"
     elif suffix in (".npz", ".mat"):
-        if suffix == ".npz":
-            try:
-                with np.load(path, allow_pickle=False) as f:
-                    data = {key: f[key] for key in f.files}
-            except (ValueError, OSError) as exc:
-                raise _fail(path, f"not a readable .npz file ({exc}).") from None
-        else:
-            data = _loadmat(path)
+        data = read_npz(path) if suffix == ".npz" else _loadmat(path)
         what = " (expression files need 'mean', 'basis' and optionally 'std', 'vertex_indices')"
         mean_flat = _get(data, "mean", path, what).reshape(-1)
         basis = np.asarray(_get(data, "basis", path, what), dtype=np.float64)
@@ -548,7 +541,7 @@ def _whitening_std(path: Path) -> np.ndarray:
 
 
 def _scale_3ddfa(
-    w_shp: np.ndarray, w_exp: np.ndarray, std: np.ndarray, source: Any
+    w_shp: np.ndarray, w_exp: np.ndarray, std: np.ndarray, source: Path, model: Path
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scale 3DDFA's bases by its parameter std: 12 pose, then shape, then expression."""
     n_shp, n_exp = w_shp.shape[1], w_exp.shape[1]
@@ -559,8 +552,9 @@ def _scale_3ddfa(
     else:
         raise _fail(
             source,
-            f"the parameter std has {std.size} entries; expected 12 (pose) + {n_shp} (shape) "
-            f"+ {n_exp} (expression) = {12 + n_shp + n_exp}, or 3DDFA's 62.",
+            f"the parameter std has {std.size} entries; the model {model.name} needs 12 "
+            f"(pose) + {n_shp} (shape) + {n_exp} (expression) = {12 + n_shp + n_exp}, or "
+            "3DDFA's 62.",
         )
     id_std = _std(std[12 : 12 + n_shp], n_shp, "shape std", source)
     ex_std = _std(std[12 + n_shp : 12 + n_shp + n_exp], n_exp, "expression std", source)
@@ -663,7 +657,9 @@ def _3ddfa_model(path, folder, mean_flat, w_shp, w_exp, keypoints, tri, whitenin
             )
         whitening_path = found[0]
     whitening_path = _existing(whitening_path, "whitening_path")
-    identity, expression = _scale_3ddfa(w_shp, w_exp, _whitening_std(whitening_path), path)
+    identity, expression = _scale_3ddfa(
+        w_shp, w_exp, _whitening_std(whitening_path), whitening_path, path
+    )
     triangles = None
     if tri is not None:
         tri = np.asarray(tri)
@@ -689,11 +685,7 @@ def _embedding_dict(path: Path) -> dict:
     if suffix == ".npy":
         data = _load_npy(path)
     elif suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {key: f[key] for key in f.files}
-        except (ValueError, OSError) as exc:
-            raise _fail(path, f"not a readable .npz file ({exc}).") from None
+        data = read_npz(path)
     else:
         data = _safe_pickle.load(path)
     if not isinstance(data, dict):
@@ -848,7 +840,10 @@ def _flame_from_dict(data, path, embedding_path, dynamic_path, n_shape, exact_la
     if isinstance(n_shape, bool) or not isinstance(n_shape, (int, np.integer)):
         raise TypeError(f"n_shape must be an int; got {n_shape!r}.")
     if not 0 <= n_shape <= dirs.shape[2]:
-        raise ValueError(f"n_shape must be in [0, {dirs.shape[2]}]; got {n_shape}.")
+        raise ValueError(
+            f"n_shape must be in [0, {dirs.shape[2]}] for {path}, whose shapedirs has "
+            f"{dirs.shape[2]} components (identity first, then expression); got {n_shape}."
+        )
     basis = dirs.reshape(3 * n, dirs.shape[2])  # row 3*v + k: coordinate k of vertex v
     identity, expression = basis[:, :n_shape], basis[:, n_shape:]
     triangles = _triangles(_get(data, "f", path), n, path, one_based=False)
@@ -891,9 +886,8 @@ def _flame_from_dict(data, path, embedding_path, dynamic_path, n_shape, exact_la
 def _options(given: dict, **defaults: Any) -> dict:
     unknown = sorted(set(given) - set(defaults))
     if unknown:
-        raise TypeError(
-            f"unexpected options {unknown} for this format; expected {sorted(defaults)}."
-        )
+        expected = f"expected {sorted(defaults)}" if defaults else "it takes none"
+        raise TypeError(f"unexpected options {unknown} for this format; {expected}.")
     return {**defaults, **given}
 
 
@@ -964,7 +958,8 @@ def load_model(path: Any, **kwargs: Any) -> MorphableModel:
         )
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return MorphableModel.load(path, **kwargs)
+        _options(kwargs)
+        return MorphableModel.load(path)
     if suffix == ".mat":
         names = set(_mat_names(path))
         if {"meanshape", "idBase", "exBase"} <= names:

@@ -186,6 +186,25 @@ def project(
     return np.stack(np.broadcast_arrays(u, v), axis=-1)
 
 
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` archive, read with ``allow_pickle=False`` (never runs code).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ModelFormatError`` naming the file
+    for anything that is not such an archive (or holds pickled object arrays).
+    """
+    source = os.fspath(path)
+    try:
+        data = np.load(source, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"a single array of shape {data.shape}, not an .npz archive")
+        with data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise ModelFormatError(f"{source}: not a readable .npz archive ({exc}).") from None
+
+
 def _locked(array: np.ndarray) -> np.ndarray:
     """A read-only view, so a model can share arrays with its copies safely."""
     view = array.view()
@@ -667,16 +686,8 @@ class MorphableModel:
         True
         """
         source = os.fspath(path)
-        try:
-            with np.load(source, allow_pickle=False) as data:
-                contents = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(
-                f"{source}: not a readable .npz model archive ({exc})."
-            ) from None
-        if not isinstance(contents, dict) or str(contents.get("format", "")) != _FORMAT_TAG:
+        contents = read_npz(source)
+        if str(contents.get("format", "")) != _FORMAT_TAG:
             raise ModelFormatError(
                 f"{source}: not a file written by MorphableModel.save (no format tag "
                 f"{_FORMAT_TAG!r}); found arrays {sorted(contents)}."

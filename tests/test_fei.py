@@ -23,6 +23,7 @@ def test_original_layout_gives_paths_subjects_poses_and_unknown_gender(fei_tree)
     with pytest.warns(UserWarning) as record:
         fei = load_fei(fei_tree.root)
     messages = " | ".join(str(w.message) for w in record)
+    assert {w.filename for w in record} == {__file__}  # the warnings point at the caller
     assert "names do not follow the FEI scheme" in messages and "1-01 (1).jpg" in messages
     assert "2 damaged FEI image(s) excluded: 5-11.jpg (all black), 5-12.jpg" in messages
 

@@ -49,6 +49,12 @@ def test_array_dtypes_and_layouts_are_equivalent(grace):
     np.testing.assert_array_equal(flipped, grace[:, ::-1])
 
 
+def test_big_endian_and_other_byte_orders(grace):
+    # FITS, some TIFF readers and network buffers give non-native byte order
+    np.testing.assert_array_equal(load_image((grace.astype(np.uint16) * 257).astype(">u2")), grace)
+    np.testing.assert_array_equal(load_image((grace / 255.0).astype(">f4")), grace)
+
+
 def test_uint16_is_rounded_not_truncated():
     values = np.array([[0, 128, 257 * 100 + 128, 65535]], dtype=np.uint16)
     np.testing.assert_array_equal(load_image(values)[0, :, 0], [0, 0, 100, 255])
@@ -86,6 +92,29 @@ def test_exif_orientation_is_applied(tmp_path):
     shown = load_image(path)
     assert shown.shape == (40, 20, 3)
     assert shown[:10].mean() > 200 and shown[-10:].mean() < 50  # the band is now on top
+
+
+def test_broken_pil_images_are_read_errors(tmp_path, grace):
+    """A PIL image is decoded lazily: a truncated file, a closed image or a mode Pillow cannot
+    convert must fail like a bad path (ImageReadError naming it), not with OSError/ValueError."""
+    path = tmp_path / "half.jpg"
+    data = open(GRACE, "rb").read()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"PIL image from '.*half\.jpg'.*truncated"):
+        load_image(Image.open(path))
+    closed = Image.open(GRACE)
+    closed.close()
+    with pytest.raises(ImageReadError, match=r"grace_hopper\.jpg"):
+        load_image(closed)
+    with pytest.raises(ImageReadError, match="corrupt"):
+        load_image(Image.fromarray(grace).convert("RGBA").convert("La"))
+
+
+def test_errors_carry_the_reason_without_the_name(tmp_path):
+    with pytest.raises(ImageReadError) as caught:
+        load_image(tmp_path / "nope.jpg")
+    assert caught.value.reason == "no such file."
+    assert str(caught.value) == f"Cannot read image {str(tmp_path / 'nope.jpg')!r}: no such file."
 
 
 def test_missing_file_and_directory(tmp_path):

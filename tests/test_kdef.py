@@ -27,6 +27,7 @@ def test_real_layout_gives_paths_labels_and_reports_bad_files(kdef_tree):
     with pytest.warns(UserWarning) as record:
         kdef = load_kdef(kdef_tree.root)
     messages = " | ".join(str(w.message) for w in record)
+    assert {w.filename for w in record} == {__file__}  # the warnings point at the caller
     assert "1 image file(s) whose names do not follow the KDEF scheme" in messages
     assert kdef_tree.unparseable.name in messages
     assert "2 damaged KDEF image(s) excluded" in messages

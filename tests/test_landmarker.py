@@ -1,6 +1,7 @@
 """FaceLandmarker and DlibBackend on real photos: geometry, inputs, failures, sklearn contracts."""
 
 import pickle
+import runpy
 import shutil
 import warnings
 from pathlib import Path
@@ -286,6 +287,15 @@ def test_bad_files_become_nan_with_one_warning(grace, bad_files):
     np.testing.assert_array_equal(out[0], out[6])  # the good results survive the bad ones
 
 
+def test_a_broken_pil_image_costs_only_its_view(landmarker, tmp_path):
+    path = tmp_path / "half.jpg"
+    data = Path(GRACE).read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.warns(FailedSamplesWarning, match=r"1 unreadable.*PIL image from .*half\.jpg"):
+        out = landmarker.transform([GRACE, Image.open(path)])
+    assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
+
+
 def test_many_failures_are_summarised(bad_files):
     X = [bad_files["missing"]] * 8
     with pytest.warns(FailedSamplesWarning, match="8 of 8 views.*and 3 more") as record:
@@ -528,6 +538,15 @@ def test_face_boxes_can_be_routed_through_a_pipeline(grace):
         pipeline = make_pipeline(step).fit([GRACE])
         routed = pipeline.transform([np.rot90(grace, 2)], face_boxes=[turned_box])
     assert np.isfinite(routed).all()
+
+
+def test_example_script_draws_landmarks_to_a_png(tmp_path, monkeypatch):
+    script = Path(__file__).resolve().parents[1] / "examples" / "plot_landmarks.py"
+    output = tmp_path / "landmarks.png"
+    monkeypatch.setattr("sys.argv", [str(script), str(output)])
+    runpy.run_path(str(script), run_name="__main__")
+    with Image.open(output) as png:
+        assert png.format == "PNG" and png.width > 400
 
 
 def test_verbose_shows_a_progress_bar(landmarker, capsys):

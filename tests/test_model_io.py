@@ -384,6 +384,25 @@ def test_load_model_passthrough_default_and_npz(tmp_path):
         load_model("default", landmark_indices=[1])
     with pytest.raises(TypeError, match=r"expects a path"):
         load_model(123)
+    with pytest.raises(TypeError, match=r"unexpected options \['landmark_indices'\] .*takes none"):
+        load_model(tmp_path / "mine.npz", landmark_indices=[1])
+
+
+def test_npz_readers_refuse_non_archives_naming_the_file(tmp_path):
+    np.save(tmp_path / "single.npy", np.zeros(3))
+    (tmp_path / "single.npy").rename(tmp_path / "single.npz")  # one array, not an archive
+    with pytest.raises(ModelFormatError, match=r"single\.npz: .*not an \.npz archive"):
+        load_model(tmp_path / "single.npz")
+    (tmp_path / "empty.npz").touch()
+    with pytest.raises(ModelFormatError, match=r"empty\.npz: not a readable \.npz"):
+        load_model(tmp_path / "empty.npz")
+    np.savez(tmp_path / "objects.npz", mean=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ModelFormatError, match=r"objects\.npz: not a readable \.npz"):
+        MorphableModel.load(tmp_path / "objects.npz")
+    write_bfm2009(tmp_path, np.random.default_rng(17))
+    with pytest.raises(ModelFormatError, match=r"objects\.npz: not a readable \.npz"):
+        load_bfm2009(tmp_path / "01_MorphableModel.mat", tmp_path / "objects.npz",
+                     landmark_indices=np.arange(68))  # fmt: skip
 
 
 def test_licence_is_logged_once(tmp_path, caplog, monkeypatch):
@@ -566,7 +585,11 @@ def test_3ddfa_missing_pieces(tmp_path):
         load_3ddfa(tmp_path / "bfm_noneck_v3.pkl")
     with open(tmp_path / "param_whitening.pkl", "wb") as f:
         pickle.dump({"param_std": np.ones(30)}, f)
-    with pytest.raises(ModelFormatError, match=r"the parameter std has 30 entries; expected 12"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"param_whitening\.pkl: the parameter std has 30 entries; the model "
+        r"bfm_noneck_v3\.pkl needs 12",
+    ):
         load_3ddfa(tmp_path / "bfm_noneck_v3.pkl")
     with pytest.raises(TypeError, match=r"unexpected options"):
         load_model(tmp_path / "bfm_noneck_v3.pkl", landmark_indices=[0])
@@ -584,7 +607,7 @@ def test_flame_bad_embeddings_and_chumpy_expressions(tmp_path):
         load_flame(model, tmp_path / "flame_static_embedding.pkl", n_shape=4)
     with pytest.raises(ModelFormatError, match=r"no 68-landmark vertex list of its own"):
         load_model(model)
-    with pytest.raises(ValueError, match=r"n_shape must be in \[0, 6\]"):
+    with pytest.raises(ValueError, match=r"n_shape must be in \[0, 6\] for .*generic_model\.pkl"):
         load_flame(model, tmp_path / "landmark_embedding.npy")
     np.save(
         tmp_path / "bad_embedding.npy",

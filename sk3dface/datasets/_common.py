@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,43 +51,42 @@ def list_image_files(root: str | os.PathLike, dataset: str, expected: str) -> li
     return sorted(files)
 
 
-def parse_files(
-    files: Iterable[Path], parse: Callable[[str], Record | None]
-) -> tuple[list[Record], list[Path]]:
-    """Parse each file name with ``parse``; return the records and the unparseable files."""
-    records, unparseable = [], []
-    for path in files:
-        record = parse(path.name)
-        if record is None:
-            unparseable.append(path)
-        else:
-            records.append({"image": str(path), **record})
-    return records, unparseable
-
-
 def _preview(items: list[str], n: int = 5) -> str:
     shown = ", ".join(items[:n])
     return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-def warn_unparseable(unparseable: list[Path], dataset: str, expected: str) -> None:
-    """Warn, once, about image files whose names do not follow the data set's scheme."""
+def scan_records(
+    root: str | os.PathLike, parse: Callable[[str], Record | None], dataset: str, expected: str
+) -> pd.DataFrame:
+    """One row per image file under ``root`` whose name ``parse`` understands.
+
+    ``parse`` maps a file name to its labels, or None. The table has an ``image`` column
+    (the path) and the labels. Raises when ``root`` holds no such file; warns, once, about
+    image files whose names do not follow the data set's scheme.
+    """
+    files = list_image_files(root, dataset, expected)
+    records, unparseable = [], []
+    for path in files:
+        record = parse(path.name)
+        if record is None:
+            unparseable.append(path.name)
+        else:
+            records.append({"image": str(path), **record})
+    if not records:
+        found = f"{len(files)} image file(s), none of them" if files else "no image files,"
+        raise ValueError(
+            f"No {dataset} images found under {str(root)!r}: found {found} named like "
+            f"{expected}. Check that root points at the extracted {dataset} folder."
+        )
     if unparseable:
         warnings.warn(
             f"Ignored {len(unparseable)} image file(s) whose names do not follow the {dataset} "
-            f"scheme ({expected}): {_preview([p.name for p in unparseable])}.",
+            f"scheme ({expected}): {_preview(unparseable)}.",
             UserWarning,
             stacklevel=3,
         )
-
-
-def no_files_error(dataset: str, root: str | os.PathLike, n_images: int, expected: str) -> NoReturn:
-    """Raise the error for a root that holds no file of the data set."""
-    found = f"{n_images} image file(s), none of them" if n_images else "no image files,"
-    raise ValueError(
-        f"No {dataset} images found under {str(root)!r}: found {found} named like {expected}. "
-        f"Check that root points at the extracted {dataset} folder."
-    )
+    return pd.DataFrame.from_records(records)
 
 
 def drop_duplicates(frame: pd.DataFrame, key: list[str], dataset: str) -> pd.DataFrame:
@@ -178,15 +177,13 @@ def damage_reason(path: str) -> str | None:
 
 
 def _damage_reason_via_load_image(path: str) -> str | None:
-    from sk3dface._images import describe_image, load_image
+    from sk3dface._images import load_image
     from sk3dface.exceptions import ImageReadError
 
     try:
         image = load_image(path)
     except ImageReadError as error:
-        message = str(error)
-        prefix = f"Cannot read image {describe_image(path)}: "
-        return message[len(prefix) :] if message.startswith(prefix) else message
+        return error.reason.rstrip(".")
     return _blank_reason(image.mean(axis=2)[::_REDUCE, ::_REDUCE])
 
 

@@ -19,12 +19,9 @@ from sk3dface.datasets._common import (
     apply_filters,
     drop_duplicates,
     handle_damaged,
-    list_image_files,
     make_bunch,
-    no_files_error,
     normalize_choice,
-    parse_files,
-    warn_unparseable,
+    scan_records,
 )
 
 N_SUBJECTS = 200
@@ -277,13 +274,7 @@ def load_fei(
     )
     table = None if gender_table is None else read_gender_table(gender_table)
 
-    files = list_image_files(root, "FEI", _EXPECTED)
-    records, unparseable = parse_files(files, _parse_fei_name)
-    if not records:
-        no_files_error("FEI", root, len(files), _EXPECTED)
-    warn_unparseable(unparseable, "FEI", _EXPECTED)
-
-    frame = pd.DataFrame.from_records(records)
+    frame = scan_records(root, _parse_fei_name, "FEI", _EXPECTED)
     frame = _choose_subset(frame, subset)
     frame = frame.sort_values(["subject", "pose", "image"], kind="stable").reset_index(drop=True)
     frame = drop_duplicates(frame, ["subject", "pose"], "FEI")

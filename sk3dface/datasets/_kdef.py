@@ -16,12 +16,9 @@ from sk3dface.datasets._common import (
     apply_filters,
     drop_duplicates,
     handle_damaged,
-    list_image_files,
     make_bunch,
-    no_files_error,
     normalize_choice,
-    parse_files,
-    warn_unparseable,
+    scan_records,
 )
 
 #: KDEF expression codes (letters 5-6 of a file name) and their names.
@@ -219,13 +216,7 @@ def load_kdef(
         sessions, {s.lower(): s for s in KDEF_SESSIONS}, "sessions", "'A' and 'B'"
     )
 
-    files = list_image_files(root, "KDEF", _EXPECTED)
-    records, unparseable = parse_files(files, _parse_kdef_name)
-    if not records:
-        no_files_error("KDEF", root, len(files), _EXPECTED)
-    warn_unparseable(unparseable, "KDEF", _EXPECTED)
-
-    frame = pd.DataFrame.from_records(records)
+    frame = scan_records(root, _parse_kdef_name, "KDEF", _EXPECTED)
     frame["name"] = frame["image"].map(lambda p: os.path.basename(p).upper())
     frame = frame.sort_values(["name", "image"], kind="stable").reset_index(drop=True)
     frame = drop_duplicates(frame, ["subject", "session", "expression", "angle"], "KDEF")
