@@ -83,11 +83,13 @@ def _landmark_level(table: _Table, out: Path, quick: bool, n_jobs: int, memory: 
 
     repeats, epochs = (3, 15) if quick else (6, 40)
     data = make_synthetic_faces(
-        n_subjects=10, n_views=3, n_expressions=7, n_repeats=repeats, noise=1.0,
-        yaw_range=(-30.0, 30.0), missing_rate=0.1, random_state=random_state,
-    )
+        n_subjects=10, n_views=3, n_expressions=7, n_repeats=repeats, noise=2.0,
+        identity_scale=0.3, expression_jitter=0.7, yaw_range=(-30.0, 30.0), missing_rate=0.1,
+        random_state=random_state,
+    )  # people and expressions close enough together that the task is not trivial
     X, subject, expression = data.X, data.subject, data.expression
-    print(f"[1] synthetic landmarks: {len(X)} view sets of 3 views, 10 people, 7 expressions")
+    print(f"[1] synthetic landmarks: {len(X)} view sets of 3 views, 10 people, 7 expressions, "
+          "2 px landmark noise")
 
     # recovery of the truth: single-view vs joint multi-view
     na, nb = data.alpha.shape[1], data.beta.shape[1]
