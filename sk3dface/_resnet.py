@@ -1,0 +1,235 @@
+"""Residual networks for coefficient vectors (1-D) and face crops (2-D), in plain torch.
+
+Both follow He et al. (2016), *Deep Residual Learning for Image Recognition*: a stem,
+stages of *basic blocks* (two weight layers with batch normalization and an identity
+shortcut; a projection shortcut where the width changes), and a linear head. ``depth``
+counts the weight layers on the longest path: stem + 2 per basic block + head.
+
+- :class:`CoefficientResNet` works on coefficient vectors. Its weight layers are
+  fully connected (``Linear``) rather than convolutions: 3DMM coefficients are
+  principal-component scores, so neighbouring entries are unrelated and there is no
+  local or translation-invariant structure for a convolution to exploit. Stage
+  transitions double the width (as ResNet doubles channels) without any "stride".
+- :class:`ImageResNet` is the usual convolutional ResNet (3x3 ``Conv2d`` basic
+  blocks, 7x7 stride-2 stem and max pooling), written here without torchvision.
+
+See ``docs/classifiers.md`` for the table of depths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+# depth -> basic blocks per stage; stage i has width * 2**i units/channels.
+# CIFAR-style (He et al. 2016, section 4.2): three stages, depth = 6n + 2.
+# ImageNet-style: four stages; 18 and 34 are the paper's, 10 is the smallest member.
+STAGES: dict[int, tuple[int, ...]] = {
+    8: (1, 1, 1),
+    14: (2, 2, 2),
+    20: (3, 3, 3),
+    32: (5, 5, 5),
+    44: (7, 7, 7),
+    56: (9, 9, 9),
+    10: (1, 1, 1, 1),
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+}
+
+
+def stage_widths(depth: int, width: int) -> list[int]:
+    """Units (1-D) or channels (2-D) of each stage of a ResNet of this depth."""
+    return [width * 2**i for i in range(len(STAGES[depth]))]
+
+
+def _augment_scale_noise(x: torch.Tensor, noise_std: float, scale_jitter: float) -> torch.Tensor:
+    """Multiply each sample by ``1 + U(-scale_jitter, scale_jitter)``, add N(0, noise_std²)."""
+    if scale_jitter > 0:
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+        factor = 1 + scale_jitter * (2 * torch.rand(shape, device=x.device, dtype=x.dtype) - 1)
+        x = x * factor
+    if noise_std > 0:
+        x = x + noise_std * torch.randn_like(x)
+    return x
+
+
+class _BasicBlock1d(nn.Module):
+    """Linear-BN-ReLU-Linear-BN plus shortcut, then ReLU (the basic block, fully connected)."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, out_features, bias=False)
+        self.bn1 = nn.BatchNorm1d(out_features)
+        self.fc2 = nn.Linear(out_features, out_features, bias=False)
+        self.bn2 = nn.BatchNorm1d(out_features)
+        # zero-init the last BN of the residual branch: every block starts as the
+        # identity, which lets deep stacks train from the first epoch (Goyal et al. 2017)
+        nn.init.zeros_(self.bn2.weight)
+        self.shortcut: nn.Module = nn.Identity()
+        if in_features != out_features:
+            self.shortcut = nn.Sequential(
+                nn.Linear(in_features, out_features, bias=False), nn.BatchNorm1d(out_features)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.fc1(x)))
+        out = self.bn2(self.fc2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class CoefficientResNet(nn.Module):
+    """ResNet of fully connected basic blocks for 1-D feature vectors.
+
+    Parameters
+    ----------
+    n_features : int
+        Length of the input vectors.
+    n_classes : int
+        Number of output logits.
+    depth : int
+        A key of :data:`STAGES`.
+    width : int
+        Units of the first stage; each later stage doubles it.
+    mean, scale : sequence of float of length n_features
+        Per-feature standardization applied first (``(x - mean) / scale``).
+    noise_std, scale_jitter : float
+        Training-time augmentation in standardized units (off in ``eval()`` mode).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        depth: int = 34,
+        width: int = 64,
+        mean: Sequence[float] | None = None,
+        scale: Sequence[float] | None = None,
+        noise_std: float = 0.0,
+        scale_jitter: float = 0.0,
+    ) -> None:
+        super().__init__()
+        mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale)
+        self.register_buffer("mean", mean.to(torch.float32).reshape(n_features))
+        self.register_buffer("scale", scale.to(torch.float32).reshape(n_features))
+        self.noise_std = float(noise_std)
+        self.scale_jitter = float(scale_jitter)
+        widths = stage_widths(depth, width)
+        self.stem = nn.Sequential(
+            nn.Linear(n_features, width, bias=False), nn.BatchNorm1d(width), nn.ReLU()
+        )
+        blocks: list[nn.Module] = []
+        in_features = width
+        for n_blocks, out_features in zip(STAGES[depth], widths, strict=True):
+            for _ in range(n_blocks):
+                blocks.append(_BasicBlock1d(in_features, out_features))
+                in_features = out_features
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(in_features, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.to(torch.float32) - self.mean) / self.scale
+        if self.training:
+            x = _augment_scale_noise(x, self.noise_std, self.scale_jitter)
+        return self.head(self.blocks(self.stem(x)))
+
+
+class _BasicBlock2d(nn.Module):
+    """The basic block of ResNet-18/34: two 3x3 convolutions plus shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        nn.init.zeros_(self.bn2.weight)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ImageResNet(nn.Module):
+    """Convolutional ResNet for ``(n, channels, H, W)`` images (uint8 or float).
+
+    Parameters
+    ----------
+    in_channels : int
+        1 for grayscale, 3 for RGB.
+    n_classes : int
+        Number of output logits.
+    depth : int
+        A key of :data:`STAGES`.
+    width : int
+        Channels of the first stage (64 in the original ResNet-34).
+    mean, scale : sequence of float of length in_channels
+        Per-channel standardization of pixel values scaled to [0, 1].
+    noise_std, scale_jitter : float
+        Training-time pixel noise and per-image contrast jitter (standardized units).
+    flip : bool
+        Random horizontal flips during training.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        depth: int = 34,
+        width: int = 64,
+        mean: Sequence[float] | None = None,
+        scale: Sequence[float] | None = None,
+        noise_std: float = 0.0,
+        scale_jitter: float = 0.0,
+        flip: bool = False,
+    ) -> None:
+        super().__init__()
+        mean = torch.zeros(in_channels) if mean is None else torch.as_tensor(mean)
+        scale = torch.ones(in_channels) if scale is None else torch.as_tensor(scale)
+        self.register_buffer("mean", mean.to(torch.float32).reshape(1, in_channels, 1, 1))
+        self.register_buffer("scale", scale.to(torch.float32).reshape(1, in_channels, 1, 1))
+        self.noise_std = float(noise_std)
+        self.scale_jitter = float(scale_jitter)
+        self.flip = bool(flip)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 7, 2, 3, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2, 1),
+        )
+        blocks: list[nn.Module] = []
+        in_ch = width
+        for i, (n_blocks, out_ch) in enumerate(
+            zip(STAGES[depth], stage_widths(depth, width), strict=True)
+        ):
+            for j in range(n_blocks):
+                stride = 2 if (i > 0 and j == 0) else 1
+                blocks.append(_BasicBlock2d(in_ch, out_ch, stride))
+                in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(in_ch, n_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            x = x.to(torch.float32) / 255.0
+        x = (x.to(torch.float32) - self.mean) / self.scale
+        if self.training:
+            if self.flip:
+                flip = torch.rand(x.shape[0], device=x.device) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            x = _augment_scale_noise(x, self.noise_std, self.scale_jitter)
+        x = self.pool(self.blocks(self.stem(x))).flatten(1)
+        return self.head(x)

@@ -1,0 +1,417 @@
+"""ResNetClassifier / ImageResNetClassifier: sklearn contract, training, pickling, inputs."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.multiclass import OutputCodeClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import compute_class_weight
+from sklearn.utils import estimator_checks as sk_checks
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.exceptions import DeviceWarning
+
+from sk3dface import ImageResNetClassifier, ResNetClassifier
+from sk3dface._resnet import STAGES, CoefficientResNet, ImageResNet
+from sk3dface.exceptions import ImageReadError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # These nets are tiny: on a shared CPU, OpenMP threads spin-waiting for each
+    # other make them many times slower than one thread.
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def _tiny(**params):
+    """A ResNetClassifier small enough for the test budget."""
+    defaults = dict(depth=8, width=16, max_epochs=15, lr=1e-2, batch_size=32, random_state=0)
+    return ResNetClassifier(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def coefficients():
+    """Coefficient-like data: 80 features, 4 classes, easy enough for a tiny net."""
+    X, y = make_classification(
+        n_samples=400,
+        n_features=80,
+        n_informative=12,
+        n_redundant=0,
+        n_classes=4,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        random_state=0,
+    )
+    labels = np.array(["anger", "fear", "joy", "surprise"])[y]
+    return X[:300], labels[:300], X[300:], labels[300:]
+
+
+# ---- scikit-learn's estimator checks --------------------------------------------------
+
+
+@parametrize_with_checks(
+    [_tiny(max_epochs=20)],
+    # ImageResNetClassifier is not listed: its input is a sequence of images, so its
+    # honest tag input_tags.two_d_array=False makes sklearn skip every data check.
+    # Its API checks run in test_image_classifier_api_checks below.
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        sk_checks.check_estimator_cloneable,
+        sk_checks.check_estimator_repr,
+        sk_checks.check_no_attributes_set_in_init,
+        sk_checks.check_parameters_default_constructible,
+        sk_checks.check_get_params_invariance,
+        sk_checks.check_set_params,
+        sk_checks.check_do_not_raise_errors_in_init_or_set_params,
+        sk_checks.check_mixin_order,
+        sk_checks.check_valid_tag_types,
+        sk_checks.check_estimator_tags_renamed,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_image_classifier_api_checks(check):
+    check("ImageResNetClassifier", ImageResNetClassifier())
+
+
+@pytest.mark.parametrize("estimator", [_tiny(), ImageResNetClassifier(depth=8, width=4)])
+def test_parameter_validation(estimator):
+    sk_checks.check_param_validation(type(estimator).__name__, estimator)
+
+
+# ---- architectures -------------------------------------------------------------------
+
+
+def _weight_layers(module):
+    """Weight layers on the main path: all Linear/Conv2d except projection shortcuts."""
+    return [
+        name
+        for name, m in module.named_modules()
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and "shortcut" not in name
+    ]
+
+
+@pytest.mark.parametrize("depth", sorted(STAGES))
+def test_depth_counts_weight_layers(depth):
+    coefficient_net = CoefficientResNet(80, 7, depth=depth, width=4)
+    image_net = ImageResNet(3, 7, depth=depth, width=4)
+    assert len(_weight_layers(coefficient_net)) == depth
+    assert len(_weight_layers(image_net)) == depth
+    assert len(coefficient_net.blocks) == sum(STAGES[depth])
+
+
+def test_resnet34_and_32_block_layout():
+    assert STAGES[34] == (3, 4, 6, 3)
+    assert STAGES[32] == (5, 5, 5)
+    net = CoefficientResNet(80, 7, depth=34, width=64)
+    widths = [block.fc2.out_features for block in net.blocks]
+    assert widths == [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
+    image_net = ImageResNet(3, 7, depth=34, width=64)
+    out = image_net.eval()(torch.zeros(2, 3, 112, 112, dtype=torch.uint8))
+    assert out.shape == (2, 7)
+
+
+def test_augmentation_only_in_training_mode():
+    torch.manual_seed(0)
+    x = torch.randn(16, 10)
+    net = CoefficientResNet(10, 3, depth=8, width=8, noise_std=0.5, scale_jitter=0.3)
+    plain = CoefficientResNet(10, 3, depth=8, width=8)
+    plain.load_state_dict(net.state_dict())
+    net.train(), plain.train()
+    assert not torch.equal(net(x), net(x))  # fresh noise every pass
+    assert torch.equal(plain(x), plain(x))
+    net.eval()
+    assert torch.equal(net(x), net(x))
+
+
+# ---- training behaviour --------------------------------------------------------------
+
+
+def test_learns_string_labels(coefficients):
+    X, y, X_test, y_test = coefficients
+    clf = _tiny().fit(X, y)
+    assert clf.classes_.tolist() == ["anger", "fear", "joy", "surprise"]
+    assert set(clf.predict(X_test)) <= set(clf.classes_)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_test)), proba)
+    assert clf.score(X_test, y_test) > 0.8  # chance is 0.25
+    assert clf.n_features_in_ == 80
+
+
+def test_bit_reproducible_and_leaves_global_rng_alone(coefficients):
+    X, y, X_test, _ = coefficients
+    state = torch.get_rng_state()
+    first = _tiny(max_epochs=3).fit(X, y).predict_proba(X_test)
+    assert torch.equal(torch.get_rng_state(), state)
+    second = _tiny(max_epochs=3).fit(X, y).predict_proba(X_test)
+    other = _tiny(max_epochs=3, random_state=1).fit(X, y).predict_proba(X_test)
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_early_stopping_on_validation_split(coefficients):
+    X, y, _, _ = coefficients
+    clf = _tiny(max_epochs=200, early_stopping=True, n_iter_no_change=3).fit(X, y)
+    assert clf.validation_size_ == 30  # ceil(0.1 * 300)
+    assert clf.n_epochs_ < 200
+    assert "valid_loss" in clf.net_.history[-1]
+    assert clf.net_.train_split is None  # no validation data kept in the model
+
+
+def test_early_stopping_falls_back_on_tiny_data():
+    X = np.random.default_rng(0).normal(size=(12, 5))
+    y = np.repeat([0, 1, 2], 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        default = _tiny(max_epochs=2).fit(X, y)  # early stopping is off by default
+    assert default.validation_size_ == 0
+    with pytest.warns(UserWarning, match="early_stopping=True needs a validation split"):
+        forced = _tiny(max_epochs=2, early_stopping=True).fit(X, y)
+    assert forced.validation_size_ == 0 and forced.n_epochs_ == 2
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau", None])
+def test_learning_rate_schedules(coefficients, schedule):
+    X, y, _, _ = coefficients
+    clf = _tiny(max_epochs=4, lr_schedule=schedule).fit(X, y)
+    lrs = [group["lr"] for group in clf.net_.optimizer_.param_groups]
+    if schedule == "cosine":
+        assert lrs[0] == pytest.approx(0.0, abs=1e-12)  # annealed to 0 after max_epochs
+        assert clf.net_.history[:, "event_lr"][0] == pytest.approx(1e-2)
+    else:
+        assert lrs[0] == pytest.approx(1e-2)  # constant, or no plateau in 4 epochs
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", torch.optim.RMSprop])
+def test_optimizers(coefficients, optimizer):
+    X, y, _, _ = coefficients
+    clf = _tiny(max_epochs=2, optimizer=optimizer).fit(X, y)
+    expected = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(optimizer, optimizer)
+    assert type(clf.net_.optimizer_) is expected
+
+
+def test_class_weight(coefficients):
+    X, y, _, _ = coefficients
+    keep = (y != "joy") | (np.arange(len(y)) % 5 == 0)  # make "joy" rare
+    clf = _tiny(max_epochs=2, class_weight="balanced").fit(X[keep], y[keep])
+    expected = compute_class_weight("balanced", classes=clf.classes_, y=y[keep])
+    # weights are computed on the training part (after the validation split)
+    np.testing.assert_allclose(clf.net_.criterion_.weight.numpy(), expected, rtol=0.15)
+    assert clf.net_.criterion_.weight[2] > 2 * clf.net_.criterion_.weight[0]
+    clf = _tiny(max_epochs=2, class_weight={"joy": 5.0}).fit(X, y)
+    assert clf.net_.criterion_.weight.tolist() == [1.0, 1.0, 5.0, 1.0]
+    with pytest.raises(ValueError, match=r"not in class_weight|are not in"):
+        _tiny(max_epochs=2, class_weight={"calm": 2.0}).fit(X, y)
+
+
+def test_partial_fit(coefficients):
+    X, y, X_test, y_test = coefficients
+    clf = _tiny()
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X[:50], y[:50])
+    assert not hasattr(clf, "net_")
+    for start in range(0, 300, 100):
+        clf.partial_fit(X[start : start + 100], y[start : start + 100], classes=np.unique(y))
+    assert clf.n_epochs_ == 3
+    assert clf.classes_.tolist() == ["anger", "fear", "joy", "surprise"]
+    with pytest.raises(ValueError, match=r"labels \['calm'\] that are not among"):
+        clf.partial_fit(X[:2], np.array(["calm", "joy"]))
+    fitted = _tiny(max_epochs=3).fit(X, y)
+    fitted.partial_fit(X[:100], y[:100])  # continues training the fitted net
+    assert fitted.n_epochs_ == 4
+    assert fitted.score(X_test, y_test) > 0.5
+
+
+# ---- scikit-learn contracts ----------------------------------------------------------
+
+
+def test_clone_get_set_params():
+    clf = _tiny(depth=32)
+    params = clf.get_params()
+    assert params["depth"] == 32 and params["width"] == 16
+    twin = clone(clf)
+    assert twin.get_params() == params and twin is not clf
+    clf.set_params(depth=10, lr=0.1)
+    assert (clf.depth, clf.lr) == (10, 0.1)
+    with pytest.raises(InvalidParameterError, match="'depth' parameter"):
+        _tiny(depth=33).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_pipeline_grid_search_and_cross_val(coefficients):
+    X, y, X_test, y_test = coefficients
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", _tiny(max_epochs=5))])
+    search = GridSearchCV(
+        pipe,
+        param_grid={"clf__depth": [8, 10], "clf__lr": [1e-2], "clf__max_epochs": [3, 5]},
+        cv=2,
+    )
+    search.fit(X[:120], y[:120])
+    assert search.best_params_["clf__depth"] in (8, 10)
+    assert search.score(X_test, y_test) > 0.4
+    scores = cross_val_score(_tiny(max_epochs=5), X[:120], y[:120], cv=2, n_jobs=2)
+    assert scores.shape == (2,) and np.all(scores > 0.4)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [SVC(), OutputCodeClassifier(SVC(), code_size=2, random_state=0)],
+    ids=["SVC", "OutputCodeClassifier(SVC)"],
+)
+def test_svm_back_ends_drop_in(coefficients, backend):
+    X, y, X_test, y_test = coefficients
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", _tiny(max_epochs=3))])
+    pipe.set_params(clf=backend).fit(X, y)
+    assert pipe.score(X_test, y_test) > 0.8
+    assert pipe.classes_.tolist() == ["anger", "fear", "joy", "surprise"]
+
+
+def test_pickle_round_trip_and_device(coefficients):
+    X, y, X_test, _ = coefficients
+    clf = _tiny(max_epochs=3, device="auto").fit(X, y)
+    expected_device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert clf.net_.device == expected_device
+    restored = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(restored.predict_proba(X_test), clf.predict_proba(X_test))
+    assert restored.get_params() == clf.get_params()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without CUDA")
+def test_cuda_model_unpickles_on_cpu(coefficients):
+    X, y, X_test, _ = coefficients
+    clf = _tiny(max_epochs=2).fit(X, y)
+    expected = clf.predict_proba(X_test)
+    clf.net_.device = "cuda"  # as if trained on a GPU: skorch maps it back on load
+    with pytest.warns(DeviceWarning) as record:
+        restored = pickle.loads(pickle.dumps(clf))
+    assert any("not available" in str(w.message) for w in record)
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X_test), expected)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        _tiny(device="cuda").fit(X, y)
+
+
+# ---- bad input -----------------------------------------------------------------------
+
+
+def test_nan_and_inf_are_rejected_with_advice(coefficients):
+    X, y, _, _ = coefficients
+    X = X.copy()
+    X[3, 5] = np.nan
+    with pytest.raises(ValueError, match=r"NaN in 1 of 300 samples.*SimpleImputer"):
+        _tiny().fit(X, y)
+    X[3, 5] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        _tiny().fit(X, y)
+    X[3, 5] = 1e300  # finite, but not in float32
+    with pytest.raises(ValueError, match="too large for float32"):
+        _tiny().fit(X, y)
+    X[3, 5] = 0.0
+    clf = _tiny(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((1, 80), np.nan))
+
+
+def test_one_class_and_unseen_labels(coefficients):
+    X, y, X_test, y_test = coefficients
+    with pytest.raises(ValueError, match="only one class: 'joy'"):
+        _tiny().fit(X[:20], np.full(20, "joy"))
+    clf = _tiny(max_epochs=3).fit(X[y != "joy"], y[y != "joy"])
+    assert "joy" not in clf.predict(X_test)
+    score = clf.score(X_test, y_test)  # "joy" in y_test is simply always wrong
+    assert 0 < score < 1
+
+
+# ---- the raw-image baseline ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faces():
+    from matplotlib import cbook
+    from skimage import data
+
+    from sk3dface._images import load_image
+
+    hopper = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    astronaut = data.astronaut()
+    return hopper, astronaut
+
+
+def _tiny_image(**params):
+    defaults = dict(depth=8, width=4, image_size=32, max_epochs=3, random_state=0)
+    return ImageResNetClassifier(**{**defaults, **params})
+
+
+def test_image_classifier_face_crops_and_views(faces):
+    hopper, astronaut = faces
+    X = [hopper, astronaut, [None, hopper[:, ::-1]], (astronaut, hopper)]
+    y = ["hopper", "astronaut", "hopper", "astronaut"]
+    clf = _tiny_image(views="stack").fit(X, y)
+    rows, row_sample, _ = clf._crops(X)
+    assert rows.shape == (5, 3, 32, 32) and row_sample.tolist() == [0, 1, 2, 3, 3]
+    proba = clf.predict_proba(X)
+    per_view = clf.predict_proba([astronaut, hopper])
+    np.testing.assert_allclose(proba[3], per_view.mean(axis=0))  # views are averaged
+    first = _tiny_image(views="first", color="gray").fit(X, y)
+    rows, row_sample, _ = first._crops(X)
+    assert rows.shape == (4, 1, 32, 32) and row_sample.tolist() == [0, 1, 2, 3]
+    assert first.net_.module_.stem[0].in_channels == 1
+    face_crop = _tiny_image(crop="face")._crops([hopper])[0][0]
+    centre_crop = _tiny_image(crop="center")._crops([hopper])[0][0]
+    assert not np.array_equal(face_crop, centre_crop)
+    parallel = _tiny_image(views="first", color="gray", n_jobs=2)
+    parallel_rows, parallel_samples, _ = parallel._crops(X)
+    np.testing.assert_array_equal(parallel_rows, rows)
+    np.testing.assert_array_equal(parallel_samples, row_sample)
+
+
+def test_image_classifier_failures(faces, tmp_path):
+    hopper, astronaut = faces
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    X = [hopper, astronaut, [None, str(broken), hopper], str(broken)]
+    y = ["hopper", "astronaut", "hopper", "astronaut"]
+    with pytest.warns(UserWarning) as record:
+        clf = _tiny_image().fit(X, y)
+    messages = " ".join(str(w.message) for w in record)
+    assert "2 view(s) could not be read" in messages
+    assert "1 of 4 sample(s) have no readable view" in messages
+    with pytest.warns(UserWarning) as record:
+        proba = clf.predict_proba([str(broken), hopper])
+    assert "predicted with the training class frequencies" in str(record[-1].message)
+    np.testing.assert_allclose(proba[0], clf.class_prior_)
+    with pytest.raises(ImageReadError, match="sample 2, view 1"):
+        _tiny_image(on_error="raise").fit(X, y)
+    with pytest.warns(UserWarning, match="No face was found in 1 of 3"):
+        _tiny_image().fit([hopper, astronaut, np.zeros((60, 50), np.uint8)], [0, 1, 1])
+    with pytest.raises(TypeError, match="sequence of samples"):
+        _tiny_image().fit(str(broken), ["a"])
+    with pytest.raises(ValueError, match="X has 2 samples but y has 3"):
+        _tiny_image().fit([hopper, astronaut], [0, 1, 1])
+
+
+def test_image_classifier_pickle_and_pipeline(faces):
+    hopper, astronaut = faces
+    X = [hopper, astronaut, hopper[:, ::-1].copy(), astronaut[:, ::-1].copy()]
+    y = [0, 1, 0, 1]
+    pipe = Pipeline([("clf", _tiny_image(crop="center"))]).fit(X, y)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict_proba(X), pipe.predict_proba(X))
+    assert clone(pipe).get_params()["clf__image_size"] == 32
