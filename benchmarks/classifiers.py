@@ -56,7 +56,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     images = list(rng.integers(0, 256, (args.n_images, 112, 112, 3), dtype=np.uint8))
     image_labels = y[: args.n_images]
-    common = dict(max_epochs=args.epochs, early_stopping=False, random_state=0)
+    common = dict(
+        max_epochs=args.epochs, early_stopping=False, random_state=0, n_threads=args.threads
+    )
 
     rows = []
     for depth in (34, 32, 8):

@@ -21,7 +21,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.datasets import make_classification
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.multiclass import OutputCodeClassifier
@@ -49,9 +48,6 @@ def make_features():
 
 
 def main(out: Path) -> None:
-    # These nets are small: one torch thread is as fast, and far faster on a busy CPU
-    # where OpenMP threads wait for each other (see docs/classifiers.md, "Speed").
-    torch.set_num_threads(1)
     X, y = make_features()
     pipe = Pipeline([("scale", StandardScaler()), ("clf", SVC())])
     back_ends = {

@@ -34,18 +34,24 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @contextmanager
-def _torch_seed(seed: int | None):
-    """Seed torch for the block (if ``seed`` is given), then restore the caller's RNG state.
+def _torch_session(seed: int | None, n_threads: int | None):
+    """Seed torch and set its thread count for the block, then restore the caller's state.
 
     Even prediction draws from torch's global RNG (each DataLoader iterator takes a
     base seed), so every torch call of the estimators runs inside this block.
     """
     import torch
 
-    with torch.random.fork_rng():
-        if seed is not None:
-            torch.manual_seed(seed)
-        yield
+    previous_threads = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        with torch.random.fork_rng():
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 def _resolve_device(device: str) -> str:
@@ -92,6 +98,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         "scale_jitter": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
@@ -240,7 +247,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         # BatchNorm cannot train on a final batch of one example: drop it (it is a
         # different example every epoch, since batches are shuffled).
         net.iterator_train__drop_last = rows.shape[0] % self.batch_size == 1
-        with _torch_seed(seed):
+        with _torch_session(seed, self.n_threads):
             if partial:
                 net.partial_fit(rows, y_rows, epochs=1)
             else:
@@ -325,7 +332,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             class_weight = None
             if self.class_weight is not None:
                 class_weight = self._class_weight_tensor(np.arange(all_classes.size))
-            with _torch_seed(base_seed):
+            with _torch_session(base_seed, self.n_threads):
                 self.net_ = self._make_net(
                     rows,
                     all_classes.size,
@@ -350,7 +357,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------
     def _proba_rows(self, rows: np.ndarray) -> np.ndarray:
-        with _torch_seed(None):
+        with _torch_session(None, self.n_threads):
             proba = self.net_.predict_proba(rows).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -472,6 +479,11 @@ class ResNetClassifier(_BaseResNetClassifier):
         augmentation; with an int, training on CPU is bit-for-bit reproducible
         (for a given number of torch threads).
         The caller's global torch random state is left untouched.
+    n_threads : int or None, default=1
+        Torch threads while fitting and predicting (restored afterwards). The fully
+        connected blocks are small, so one thread is fastest: more threads mostly wait
+        for each other, and parallelism is better spent on ``n_jobs`` of cross-validation
+        or grid search. None leaves torch's own setting.
     verbose : int, default=0
         If positive, skorch prints a table of losses per epoch.
     callbacks : list of skorch callbacks or None, default=None
@@ -540,6 +552,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         scale_jitter: float = 0.1,
         device: str = "cpu",
         random_state: int | np.random.RandomState | None = None,
+        n_threads: int | None = 1,
         verbose: int = 0,
         callbacks: list | None = None,
     ) -> None:
@@ -559,6 +572,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         self.scale_jitter = scale_jitter
         self.device = device
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
 
@@ -792,6 +806,9 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         "cpu", "cuda", "cuda:1"..., or "auto" (CUDA if available).
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, split, shuffling and augmentation.
+    n_threads : int or None, default=None
+        Torch threads while fitting and predicting (restored afterwards); None leaves
+        torch's own setting, which suits the convolutions of the image model.
     verbose : int, default=0
         If positive, skorch prints a table of losses per epoch.
     callbacks : list of skorch callbacks or None, default=None
@@ -867,6 +884,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         flip: bool = True,
         device: str = "cpu",
         random_state: int | np.random.RandomState | None = None,
+        n_threads: int | None = None,
         verbose: int = 0,
         callbacks: list | None = None,
     ) -> None:
@@ -894,6 +912,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         self.flip = flip
         self.device = device
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import skorch
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
@@ -415,3 +416,20 @@ def test_image_classifier_pickle_and_pipeline(faces):
     restored = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(restored.predict_proba(X), pipe.predict_proba(X))
     assert clone(pipe).get_params()["clf__image_size"] == 32
+
+
+def test_n_threads_is_used_while_fitting_and_restored():
+    seen = []
+
+    class RecordThreads(skorch.callbacks.Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(torch.get_num_threads())
+
+    X, y = make_classification(n_samples=60, n_features=8, random_state=0)
+    torch.set_num_threads(2)
+    try:
+        _tiny(n_threads=1, max_epochs=2, callbacks=[RecordThreads()]).fit(X, y)
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
