@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from sk3dface._model_io import load_model
 from sk3dface._morphable_model import MorphableModel
 from sk3dface._validation import N_LANDMARKS
 
@@ -150,10 +151,14 @@ def make_synthetic_faces(
     >>> faces.subject[:6].tolist(), faces.expression[:6].tolist()
     ([0, 0, 0, 0, 1, 1], [0, 1, 2, 3, 0, 1])
     """
-    from sk3dface._model_io import load_model
-
-    ranges = {name: _check_range(value, name) for name, value in
-              (("yaw_range", yaw_range), ("pitch_range", pitch_range), ("roll_range", roll_range))}
+    ranges = {
+        name: _check_range(value, name)
+        for name, value in (
+            ("yaw_range", yaw_range),
+            ("pitch_range", pitch_range),
+            ("roll_range", roll_range),
+        )
+    }
     if camera == "perspective" and focal_length is None:
         focal_length = 4.0 * face_width
     rng = check_random_state(random_state)
@@ -185,8 +190,9 @@ def make_synthetic_faces(
     mean_landmarks = model.landmarks()
     scale = np.full((n_samples, n_views), face_width / np.ptp(mean_landmarks[:17, 0]))
     centre = 1.25 * face_width
-    tx, ty = rng.uniform(centre - 0.1 * face_width, centre + 0.1 * face_width,
-                         size=(2, n_samples, n_views))
+    tx, ty = rng.uniform(
+        centre - 0.1 * face_width, centre + 0.1 * face_width, size=(2, n_samples, n_views)
+    )
 
     uv = model.project_landmarks(
         alpha[:, None],

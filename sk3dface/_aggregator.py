@@ -1,0 +1,523 @@
+"""Per-view coefficient blocks -> one vector per sample, and picking parts of it.
+
+The layout of a block is ``[alpha (n_alpha), beta (n_beta), yaw, pitch, roll, tx, ty,
+scale, residual]`` (see ``docs/conventions.md``); it is read from the column names when
+``X`` is a DataFrame with the extractor's names, else from ``n_alpha``/``n_beta``/``n_views``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from sk3dface._extractor import POSE_NAMES, block_names
+from sk3dface.exceptions import FailedSamplesWarning
+
+N_POSE = len(POSE_NAMES)  # yaw, pitch, roll, tx, ty, scale, residual
+_YAW, _PITCH, _RESIDUAL = 0, 1, 6  # offsets inside the pose part
+# "confidence": weight cos(yaw)^2 / (residual^2 + _RESIDUAL_FLOOR^2), residual in pixels
+_RESIDUAL_FLOOR = 1.0
+# "learned": L2 penalty on the weight parameters, pairs of view subsets per sample, cap
+_PENALTY = 1e-3
+_SPLITS_PER_SAMPLE = 8
+_MAX_PAIRS = 50_000
+_MAX_LOG_WEIGHT = 30.0
+
+
+def _layout(
+    n_features: int,
+    names: np.ndarray | None,
+    n_alpha: int | None,
+    n_beta: int | None,
+    n_views: int | None,
+    owner: str,
+) -> tuple[int, int, int]:
+    """(n_views, n_alpha, n_beta) from the extractor's column names, else from the params."""
+    if names is not None:
+        parsed = _layout_from_names([str(n) for n in names])
+        if parsed is not None:
+            given = {"n_views": n_views, "n_alpha": n_alpha, "n_beta": n_beta}
+            for (key, value), found in zip(given.items(), parsed, strict=True):
+                if value is not None and value != found:
+                    raise ValueError(
+                        f"{owner}: {key}={value} contradicts the column names of X, which "
+                        f"hold {found}."
+                    )
+            return parsed
+    known = {"n_views": n_views, "n_alpha": n_alpha, "n_beta": n_beta}
+    if n_alpha is not None and n_beta is not None:
+        block = n_alpha + n_beta + N_POSE
+        if n_views is None and n_features % block == 0:
+            return n_features // block, n_alpha, n_beta
+        if n_views is not None and n_features == n_views * block:
+            return n_views, n_alpha, n_beta
+    elif n_views is not None and (n_alpha is not None or n_beta is not None):
+        rest = n_features / n_views - N_POSE - (n_alpha if n_alpha is not None else n_beta)
+        if rest == int(rest) and rest >= 0:
+            rest = int(rest)
+            return (n_views, n_alpha, rest) if n_alpha is not None else (n_views, rest, n_beta)
+    else:
+        raise ValueError(
+            f"{owner} cannot tell the per-view layout of X ({n_features} columns): pass two "
+            "of n_views, n_alpha and n_beta (as given to MorphableCoefficientExtractor; the "
+            "default model has n_alpha=16, n_beta=15), or give X the extractor's column "
+            "names, e.g. with set_output(transform='pandas') on the pipeline."
+        )
+    raise ValueError(
+        f"{owner}: X has {n_features} columns, which does not fit {known} with "
+        f"{N_POSE} pose/residual columns per view (n_views * (n_alpha + n_beta + {N_POSE}))."
+    )
+
+
+def _layout_from_names(names: list[str]) -> tuple[int, int, int] | None:
+    prefix = re.match(r"v(\d+)_", names[0]) if names else None
+    n_views = 1
+    if prefix:
+        n_views = 1 + max(int(m.group(1)) for n in names if (m := re.match(r"v(\d+)_", n)))
+    n_alpha = sum(bool(re.fullmatch(r"(v0_)?alpha_\d+", n)) for n in names)
+    n_beta = sum(bool(re.fullmatch(r"(v0_)?beta_\d+", n)) for n in names)
+    expected = block_names(n_alpha, n_beta)
+    if prefix:
+        expected = [f"v{v}_{n}" for v in range(n_views) for n in expected]
+    return (n_views, n_alpha, n_beta) if names == expected else None
+
+
+class MultiViewAggregator(TransformerMixin, BaseEstimator):
+    """Combine the per-view coefficient blocks of each sample into one vector.
+
+    Input is the output of :class:`~sk3dface.MorphableCoefficientExtractor`: per view
+    ``[alpha, beta, yaw, pitch, roll, tx, ty, scale, residual]``, NaN for missing views.
+    Missing views are skipped; a sample without any view gives a NaN row.
+
+    Parameters
+    ----------
+    method : {"mean", "median", "confidence", "learned"}, default="mean"
+        How the coefficients (alpha, beta) of the views are combined:
+
+        - ``"mean"``, ``"median"``: per dimension over the available views;
+        - ``"confidence"``: weighted mean with view weight
+          ``cos(yaw)^2 / (residual^2 + 1 px^2)``: frontal, well-fitted views count more;
+        - ``"learned"``: weighted mean with per-dimension weights
+          ``exp(theta_d . phi_v)`` of the view features ``phi_v = (|yaw|/45°,
+          |pitch|/45°, log(residual / median residual))``, learned in :meth:`fit` without
+          labels (C-Net style): ``theta_d`` minimises, over random splits of each sample's
+          views into two disjoint halves, the disagreement of the two halves' aggregates
+          relative to the spread of aggregates across samples (see ``docs/fitting.md``).
+
+        The pose and residual columns are always the plain mean (median for
+        ``"median"``) over the available views: they describe the view set.
+    n_alpha, n_beta, n_views : int or None, default=None
+        Layout of ``X`` when it has no column names from the extractor: two of the three
+        suffice. Ignored (checked) when the column names give the layout.
+    on_error : {"warn", "raise"}, default="warn"
+        What to do with samples without any available view: NaN row and one
+        :class:`~sk3dface.exceptions.FailedSamplesWarning`, or ``ValueError``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the random view splits of ``method="learned"``.
+
+    Attributes
+    ----------
+    n_views_, n_alpha_, n_beta_ : int
+        The layout of ``X``.
+    weights_ : ndarray of shape (n_alpha + n_beta, 3)
+        ``theta`` of ``method="learned"`` (rows: coefficients; columns: the view
+        features |yaw|, |pitch|, log residual); None for the other methods.
+    residual_scale_ : float
+        Median view residual in :meth:`fit` (the reference of the log-residual feature).
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when ``X`` had string column names.
+
+    See Also
+    --------
+    sk3dface.MorphableCoefficientExtractor : Produces the per-view blocks.
+    sk3dface.CoefficientSelector : Keeps alpha, beta or pose columns afterwards.
+
+    Examples
+    --------
+    >>> from sk3dface import MorphableCoefficientExtractor, MultiViewAggregator
+    >>> from sk3dface.datasets import make_synthetic_faces
+    >>> faces = make_synthetic_faces(n_subjects=3, n_views=3, random_state=0)
+    >>> blocks = MorphableCoefficientExtractor().fit_transform(faces.X)
+    >>> aggregator = MultiViewAggregator(method="confidence", n_alpha=16, n_beta=15)
+    >>> aggregator.fit_transform(blocks).shape
+    (3, 38)
+    >>> aggregator.get_feature_names_out()[[0, 16, 31]].tolist()
+    ['alpha_0', 'beta_0', 'yaw']
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "method": [StrOptions({"mean", "median", "confidence", "learned"})],
+        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
+        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
+        "n_views": [Interval(Integral, 1, None, closed="left"), None],
+        "on_error": [StrOptions({"warn", "raise"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        method: str = "mean",
+        *,
+        n_alpha: int | None = None,
+        n_beta: int | None = None,
+        n_views: int | None = None,
+        on_error: str = "warn",
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.method = method
+        self.n_alpha = n_alpha
+        self.n_beta = n_beta
+        self.n_views = n_views
+        self.on_error = on_error
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> MultiViewAggregator:
+        """Read the layout of ``X``; with ``method="learned"`` learn the view weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_views * (n_alpha + n_beta + 7))
+            Per-view coefficient blocks.
+        y : None
+            Ignored: the learned weights need no labels.
+
+        Returns
+        -------
+        self : MultiViewAggregator
+        """
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
+            X.shape[1],
+            getattr(self, "feature_names_in_", None),
+            self.n_alpha,
+            self.n_beta,
+            self.n_views,
+            type(self).__name__,
+        )
+        coef, pose = self._split(X)
+        residual = pose[..., _RESIDUAL]
+        finite = residual[np.isfinite(residual)]
+        self.residual_scale_ = float(np.median(finite)) if finite.size else 1.0
+        self.weights_ = None
+        if self.method == "learned":
+            self.weights_ = self._learn(coef, pose, check_random_state(self.random_state))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Aggregate the views of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_views * (n_alpha + n_beta + 7))
+            Per-view coefficient blocks, NaN for missing views.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_alpha + n_beta + 7)
+            ``alpha_*, beta_*, yaw, pitch, roll, tx, ty, scale, residual``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        coef, pose = self._split(X)
+        available = np.isfinite(coef).all(-1) & np.isfinite(pose).all(-1)
+        empty = np.flatnonzero(~available.any(axis=1))
+        if empty.size:
+            message = (
+                f"{empty.size} of {len(X)} samples have no view with finite coefficients "
+                f"(first: {empty[:5].tolist()}); their aggregated features are NaN."
+            )
+            if self.on_error == "raise":
+                raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
+            warnings.warn(message, FailedSamplesWarning, stacklevel=2)
+        coef = np.where(available[..., None], coef, np.nan)
+        pose = np.where(available[..., None], pose, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN samples, warned above
+            if self.method == "median":
+                return np.concatenate([np.nanmedian(coef, 1), np.nanmedian(pose, 1)], axis=1)
+            pose_mean = np.nanmean(pose, axis=1)
+        if self.method == "mean":
+            weights = np.ones(coef.shape)
+        elif self.method == "confidence":
+            weights = np.cos(np.deg2rad(pose[..., _YAW])) ** 2 / (
+                pose[..., _RESIDUAL] ** 2 + _RESIDUAL_FLOOR**2
+            )
+            weights = np.broadcast_to(weights[..., None], coef.shape)
+        else:
+            weights = self._learned_weights(pose)
+        return np.concatenate([_weighted_mean(coef, weights, available), pose_mean], axis=1)
+
+    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        blocks = X.reshape(len(X), self.n_views_, -1)
+        n_coef = self.n_alpha_ + self.n_beta_
+        return blocks[..., :n_coef], blocks[..., n_coef:]
+
+    def _view_features(self, pose: np.ndarray) -> np.ndarray:
+        residual = np.maximum(pose[..., _RESIDUAL], 1e-3 * self.residual_scale_)
+        return np.stack(
+            [
+                np.abs(pose[..., _YAW]) / 45.0,
+                np.abs(pose[..., _PITCH]) / 45.0,
+                np.log(residual / self.residual_scale_),
+            ],
+            axis=-1,
+        )
+
+    def _learned_weights(self, pose: np.ndarray) -> np.ndarray:
+        phi = np.nan_to_num(self._view_features(pose))
+        log_w = np.clip(phi @ self.weights_.T, -_MAX_LOG_WEIGHT, _MAX_LOG_WEIGHT)
+        return np.exp(log_w)  # (n, V, n_coef)
+
+    def _learn(self, coef, pose, rng) -> np.ndarray:
+        available = np.isfinite(coef).all(-1) & np.isfinite(pose).all(-1)
+        rows = np.flatnonzero(available.sum(1) >= 2)
+        if rows.size < 2:
+            raise ValueError(
+                "method='learned' learns from samples with at least two available views; X "
+                f"has {rows.size} such samples (at least 2 needed). Use method='confidence' "
+                "for single-view data."
+            )
+        rows = np.repeat(rows, _SPLITS_PER_SAMPLE)
+        if rows.size > _MAX_PAIRS:
+            rows = np.sort(rng.choice(rows, _MAX_PAIRS, replace=False))
+        first, second = _random_halves(available[rows], rng)
+        c = np.nan_to_num(coef[rows])
+        phi = np.nan_to_num(self._view_features(pose[rows]))
+        n_coef, n_feat = coef.shape[-1], phi.shape[-1]
+        if n_coef == 0:
+            return np.zeros((0, n_feat))
+
+        def loss(theta_flat):
+            theta = theta_flat.reshape(n_coef, n_feat)
+            value, grad = _split_disagreement(theta, c, phi, first, second)
+            value += _PENALTY * (theta**2).sum()
+            grad += 2 * _PENALTY * theta
+            return value, grad.ravel()
+
+        result = minimize(loss, np.zeros(n_coef * n_feat), jac=True, method="L-BFGS-B")
+        return result.x.reshape(n_coef, n_feat)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names ``alpha_{i}``, ``beta_{i}``, ``yaw``, ``pitch``, ``roll``, ``tx``, ``ty``,
+        ``scale``, ``residual``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
+        return np.asarray(block_names(self.n_alpha_, self.n_beta_), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+def _weighted_mean(values, weights, available):
+    weights = np.where(available[..., None], weights, 0.0)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weights * np.nan_to_num(values)).sum(axis=1) / total
+
+
+def _random_halves(available: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Split each row's available views into two non-empty disjoint random halves."""
+    keys = np.where(available, rng.uniform(size=available.shape), np.inf)
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)  # random order of available views
+    count = available.sum(1, keepdims=True)
+    cut = 1 + np.floor(rng.uniform(size=count.shape) * (count - 1))  # 1 .. count-1 first
+    first = available & (rank < cut)
+    return first, available & ~first
+
+
+def _split_disagreement(theta, c, phi, first, second):
+    """sum_d mean_p (a1 - a2)^2 / var_p((a1 + a2) / 2) and its gradient in theta.
+
+    a_k[p, d] is the weighted mean of c[p, v, d] over the views v of half k, with weights
+    exp(theta_d . phi[p, v]).
+    """
+    log_w = np.clip(np.einsum("pvf,df->pvd", phi, theta), -_MAX_LOG_WEIGHT, _MAX_LOG_WEIGHT)
+    w = np.exp(log_w)
+    halves = []
+    for mask in (first, second):
+        wm = w * mask[..., None]
+        total = wm.sum(1)  # (P, D)
+        a = (wm * c).sum(1) / total
+        # d a / d theta = sum_v wm (c - a) phi / total
+        da = np.einsum("pvd,pvf->pdf", wm * (c - a[:, None]), phi) / total[..., None]
+        halves.append((a, da))
+    (a1, da1), (a2, da2) = halves
+    diff = a1 - a2
+    disagreement = (diff**2).mean(0)
+    d_disagreement = (2 * diff[..., None] * (da1 - da2)).mean(0)
+    centre = (a1 + a2) / 2
+    centred = centre - centre.mean(0)
+    spread = np.maximum((centred**2).mean(0), 1e-12)
+    d_spread = (2 * centred[..., None] * (da1 + da2) / 2).mean(0)
+    value = (disagreement / spread).sum()
+    grad = (d_disagreement * spread[:, None] - disagreement[:, None] * d_spread) / spread[
+        :, None
+    ] ** 2
+    return value, grad
+
+
+class CoefficientSelector(TransformerMixin, BaseEstimator):
+    """Keep the identity (alpha), expression (beta) or pose columns of coefficient features.
+
+    Works on the output of :class:`~sk3dface.MultiViewAggregator` (one block) and on the
+    per-view output of :class:`~sk3dface.MorphableCoefficientExtractor` (every view's
+    block). Identity tasks want ``"alpha"``, expression tasks ``"beta"``.
+
+    Parameters
+    ----------
+    part : {"alpha", "beta", "both", "pose"}, default="both"
+        ``"both"`` keeps alpha and beta; ``"pose"`` keeps yaw, pitch, roll, tx, ty, scale
+        and residual.
+    n_alpha, n_beta, n_views : int or None, default=None
+        Layout of ``X`` when it has no column names from the extractor or the aggregator:
+        with ``n_views`` unset, one of ``n_alpha``/``n_beta`` suffices for aggregated
+        features (one block); otherwise two of the three.
+
+    Attributes
+    ----------
+    columns_ : ndarray of int
+        Indices of the kept columns.
+    n_views_, n_alpha_, n_beta_ : int
+        The layout of ``X``.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when ``X`` had string column names.
+
+    See Also
+    --------
+    sk3dface.MultiViewAggregator : Produces the aggregated features.
+    sklearn.compose.make_column_selector : With pandas output, ``pattern="^alpha_"`` selects
+        the same columns inside a ColumnTransformer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dface import CoefficientSelector
+    >>> features = np.arange(2 * 12.0).reshape(2, 12)  # 3 alpha + 2 beta + 7 pose columns
+    >>> CoefficientSelector("beta", n_alpha=3).fit_transform(features)
+    array([[ 3.,  4.],
+           [15., 16.]])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "part": [StrOptions({"alpha", "beta", "both", "pose"})],
+        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
+        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
+        "n_views": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        part: str = "both",
+        *,
+        n_alpha: int | None = None,
+        n_beta: int | None = None,
+        n_views: int | None = None,
+    ) -> None:
+        self.part = part
+        self.n_alpha = n_alpha
+        self.n_beta = n_beta
+        self.n_views = n_views
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> CoefficientSelector:
+        """Find the columns to keep.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Aggregated or per-view coefficient features.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CoefficientSelector
+        """
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        n_views = self.n_views
+        if n_views is None and (self.n_alpha is None) != (self.n_beta is None):
+            n_views = 1
+        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
+            X.shape[1],
+            getattr(self, "feature_names_in_", None),
+            self.n_alpha,
+            self.n_beta,
+            n_views,
+            type(self).__name__,
+        )
+        n_alpha, n_coef = self.n_alpha_, self.n_alpha_ + self.n_beta_
+        keep = {
+            "alpha": np.arange(n_alpha),
+            "beta": np.arange(n_alpha, n_coef),
+            "both": np.arange(n_coef),
+            "pose": np.arange(n_coef, n_coef + N_POSE),
+        }[self.part]
+        self.columns_ = (np.arange(self.n_views_)[:, None] * (n_coef + N_POSE) + keep).ravel()
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Keep the selected columns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features with the layout seen in :meth:`fit`.
+
+        Returns
+        -------
+        selected : ndarray of shape (n_samples, n_selected)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        return X[:, self.columns_]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the kept columns (``alpha_0``, ... or ``v0_alpha_0``, ...).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
+        names = block_names(self.n_alpha_, self.n_beta_)
+        if self.n_views_ > 1:
+            names = [f"v{v}_{n}" for v in range(self.n_views_) for n in names]
+        return np.asarray(names, dtype=object)[self.columns_]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -1,0 +1,292 @@
+"""Landmarks -> pose + identity (alpha) + expression (beta) coefficients, per view."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from sk3dface._fitting import contour_sides, fit_landmarks
+from sk3dface._model_io import load_model
+from sk3dface._morphable_model import MorphableModel
+from sk3dface._validation import LANDMARK_BLOCK, N_LANDMARKS, landmarks_to_views
+from sk3dface.exceptions import FailedSamplesWarning
+
+POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale", "residual")
+
+
+def block_names(n_alpha: int, n_beta: int) -> list[str]:
+    """Names of one view's coefficient block (without the ``v{k}_`` prefix)."""
+    return (
+        [f"alpha_{i}" for i in range(n_alpha)]
+        + [f"beta_{i}" for i in range(n_beta)]
+        + list(POSE_NAMES)
+    )
+
+
+class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
+    """Fit a 3-D morphable model to 68-point landmarks: pose, alpha and beta per view.
+
+    Each view's landmarks are explained as the projection of
+    ``mean + identity_basis @ alpha + expression_basis @ beta`` by a camera with head pose
+    ``(yaw, pitch, roll)``, image translation ``(tx, ty)`` and ``scale``; the fit is the
+    maximum a posteriori estimate under Gaussian landmark noise of ``landmark_noise`` pixels
+    and the model's N(0, 1) prior on the coefficients. It starts from a closed-form pose
+    (affine camera projected onto the nearest scaled rotation) and a linear ridge solve for
+    the coefficients, then refines pose and coefficients together with damped Gauss-Newton
+    steps. All samples and views are solved at once with batched numpy linear algebra.
+    The algorithm, with its equations, is in ``docs/fitting.md``.
+
+    Convention: landmarks in pixels, origin top-left, ``y`` down, iBUG-68 order; angles in
+    degrees, ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)`` (see ``docs/conventions.md``).
+
+    Parameters
+    ----------
+    model : MorphableModel, str or path-like, default="default"
+        The model: an object, a file :func:`~sk3dface.load_model` reads, or ``"default"``
+        for the built-in sparse model. Only its 68 landmark vertices are used.
+    n_alpha, n_beta : int or None, default=None
+        Keep the first ``n_alpha`` identity / ``n_beta`` expression components
+        (None keeps all).
+    camera : {"orthographic", "perspective"}, default="orthographic"
+        Scaled orthographic (weak perspective) camera, or a pinhole camera with
+        ``focal_length`` looking at the model origin, fitted by POSIT-style depth
+        correction (see ``docs/fitting.md``).
+    focal_length : float or None, default=None
+        Focal length in pixels; required for ``camera="perspective"``.
+    landmark_noise : float, default=2.0
+        Standard deviation ``sigma`` of the landmark noise, in pixels. With it the
+        regularisation is in the same units as the residuals: the data term is
+        ``sum |residual|^2 / sigma^2``, so a larger ``sigma`` (or a smaller face) pulls
+        coefficients more strongly towards the mean face.
+    alpha_reg, beta_reg : float, default=1.0
+        Weight of the N(0, 1) prior on alpha / beta (1: the model's prior; 0: no prior,
+        plain least squares).
+    n_iter : int, default=3
+        Rounds: the first is the closed-form pose + linear coefficients; each further round
+        is one Gauss-Newton step on pose and coefficients together (3 is converged to the
+        optimum in our tests).
+    multiview : {"independent", "joint"}, default="independent"
+        ``"independent"`` fits each view alone; ``"joint"`` shares one alpha across the
+        views of a sample (per-view pose and beta), as in Liu et al. (2018), Eq. 7, and
+        repeats it in every view's block. Missing views are skipped.
+    contour : {"downweight", "fixed"}, default="downweight"
+        Handling of the jaw-contour landmarks 0-16, which on a turned face follow the
+        silhouette rather than fixed model points: ``"downweight"`` gives the far-side jaw
+        points the weight ``1 / (1 + (yaw / 15°)^2)`` (yaw re-estimated every round);
+        ``"fixed"`` treats them as ordinary model vertices.
+    on_error : {"warn", "raise"}, default="warn"
+        What to do with views that have landmarks but cannot be fitted (fewer than 6
+        finite points, all points equal or collinear) and with samples without any
+        usable view: ``"warn"`` returns NaN blocks and emits one
+        :class:`~sk3dface.exceptions.FailedSamplesWarning`; ``"raise"`` raises
+        ``ValueError``. All-NaN views are missing views (NaN blocks, no warning while the
+        sample has another usable view); landmarks that are NaN inside a view are ignored.
+    n_jobs : int or None, default=None
+        Threads working on chunks of samples (joblib semantics: None is 1 unless inside
+        ``joblib.parallel_config``, -1 all cores). The fit is batched numpy either way; BLAS
+        runs single-threaded inside it because its matrices are small.
+
+    Attributes
+    ----------
+    model_ : MorphableModel
+        The truncated model restricted to its 68 landmark vertices.
+    n_views_ : int
+        Number of views (``n_features_in_ / 136``).
+    n_features_in_ : int
+        Number of landmark columns seen in :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in :meth:`fit`, when it had string column names.
+
+    See Also
+    --------
+    sk3dface.FaceLandmarker : Produces the landmarks this transformer expects.
+    sk3dface.MultiViewAggregator : Combines the per-view blocks into one vector.
+    sk3dface.MorphableModel : The model container.
+
+    References
+    ----------
+    F. Liu, Q. Zhao, X. Liu, D. Zeng, "Joint Face Alignment and 3D Face Reconstruction with
+    Application to Face Recognition", IEEE TPAMI 2018.
+
+    Examples
+    --------
+    >>> from sk3dface import MorphableCoefficientExtractor
+    >>> from sk3dface.datasets import make_synthetic_faces
+    >>> faces = make_synthetic_faces(n_subjects=4, n_views=2, random_state=0)
+    >>> extractor = MorphableCoefficientExtractor(multiview="joint").fit(faces.X)
+    >>> coefficients = extractor.transform(faces.X)
+    >>> coefficients.shape  # 2 views x (16 alpha + 15 beta + 7 pose/residual)
+    (4, 76)
+    >>> extractor.get_feature_names_out()[[0, 16, 31, 37]].tolist()
+    ['v0_alpha_0', 'v0_beta_0', 'v0_yaw', 'v0_residual']
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "model": [MorphableModel, str, os.PathLike],
+        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
+        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
+        "camera": [StrOptions({"orthographic", "perspective"})],
+        "focal_length": [Interval(Real, 0, None, closed="neither"), None],
+        "landmark_noise": [Interval(Real, 0, None, closed="neither")],
+        "alpha_reg": [Interval(Real, 0, None, closed="left")],
+        "beta_reg": [Interval(Real, 0, None, closed="left")],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "multiview": [StrOptions({"independent", "joint"})],
+        "contour": [StrOptions({"downweight", "fixed"})],
+        "on_error": [StrOptions({"warn", "raise"})],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        model: MorphableModel | str | os.PathLike = "default",
+        *,
+        n_alpha: int | None = None,
+        n_beta: int | None = None,
+        camera: str = "orthographic",
+        focal_length: float | None = None,
+        landmark_noise: float = 2.0,
+        alpha_reg: float = 1.0,
+        beta_reg: float = 1.0,
+        n_iter: int = 3,
+        multiview: str = "independent",
+        contour: str = "downweight",
+        on_error: str = "warn",
+        n_jobs: int | None = None,
+    ) -> None:
+        self.model = model
+        self.n_alpha = n_alpha
+        self.n_beta = n_beta
+        self.camera = camera
+        self.focal_length = focal_length
+        self.landmark_noise = landmark_noise
+        self.alpha_reg = alpha_reg
+        self.beta_reg = beta_reg
+        self.n_iter = n_iter
+        self.multiview = multiview
+        self.contour = contour
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> MorphableCoefficientExtractor:
+        """Load and truncate the model and check the landmark layout of ``X``.
+
+        Fitting is unsupervised and per sample, so nothing is learned from ``X`` beyond
+        its column count: :meth:`transform` does the fitting.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_views * 136)
+            Landmarks as produced by :class:`~sk3dface.FaceLandmarker` (pixels).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MorphableCoefficientExtractor
+        """
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        if self.camera == "perspective" and self.focal_length is None:
+            raise ValueError(
+                "camera='perspective' needs focal_length (in pixels, e.g. the image width "
+                "for a normal lens); got focal_length=None."
+            )
+        _check_layout(X.shape[1])
+        self.model_ = load_model(self.model).truncate(self.n_alpha, self.n_beta).landmark_model()
+        self.n_views_ = X.shape[1] // LANDMARK_BLOCK
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Fit pose and coefficients to every view of every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_views * 136)
+            Landmarks in pixels; NaN for missing views or points.
+
+        Returns
+        -------
+        coefficients : ndarray of shape (n_samples, n_views * (n_alpha + n_beta + 7))
+            Per view ``[alpha, beta, yaw, pitch, roll, tx, ty, scale, residual]``
+            (``residual``: RMS reprojection error in pixels); NaN for missing or failed
+            views. Names from :meth:`get_feature_names_out`.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        model = self.model_
+        L = N_LANDMARKS
+        fit = fit_landmarks(
+            landmarks_to_views(X),
+            model.mean,
+            model.identity_basis.reshape(L, 3, -1),
+            model.expression_basis.reshape(L, 3, -1),
+            focal_length=self.focal_length if self.camera == "perspective" else None,
+            landmark_noise=self.landmark_noise,
+            alpha_reg=self.alpha_reg,
+            beta_reg=self.beta_reg,
+            n_iter=self.n_iter,
+            joint=self.multiview == "joint",
+            contour=contour_sides(model.mean) if self.contour == "downweight" else None,
+            n_jobs=self.n_jobs,
+        )
+        self._report_failures(fit.failed, fit.missing | fit.failed)
+        return fit.blocks().reshape(len(X), -1)
+
+    def _report_failures(self, failed: np.ndarray, unusable: np.ndarray) -> None:
+        n_failed = int(failed.sum())
+        empty = np.flatnonzero(unusable.all(axis=1))
+        if not n_failed and not empty.size:
+            return
+        message = (
+            f"{n_failed} of {failed.size} views had landmarks that could not be fitted "
+            f"(fewer than 6 finite points, all points equal or collinear, or no finite "
+            f"solution) and {empty.size} of {len(failed)} samples have no usable view "
+            f"(first: {empty[:5].tolist()}); "
+            "their coefficients are NaN."
+        )
+        if self.on_error == "raise":
+            raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
+        warnings.warn(message, FailedSamplesWarning, stacklevel=3)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names ``v{view}_alpha_{i}``, ``v{view}_beta_{i}``, ``v{view}_yaw``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored except for a consistency check with ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
+        names = block_names(self.model_.n_alpha, self.model_.n_beta)
+        return np.asarray(
+            [f"v{v}_{name}" for v in range(self.n_views_) for name in names], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+def _check_layout(n_columns: int) -> None:
+    if n_columns % LANDMARK_BLOCK:
+        raise ValueError(
+            f"X has {n_columns} columns; MorphableCoefficientExtractor expects landmarks as "
+            f"FaceLandmarker produces them, shape (n_samples, n_views*{LANDMARK_BLOCK}): "
+            f"68 points x (x, y) pixels per view. Check that X holds landmarks, not images "
+            f"or coefficients."
+        )

@@ -1,0 +1,504 @@
+"""Batched landmark fitting of a linear morphable model: the numerical core.
+
+Plain arrays in, plain arrays out, no estimator machinery: the landmarks of many
+views are fitted at once with batched numpy linear algebra (no Python loop per
+image). :class:`~sk3dface.MorphableCoefficientExtractor` wraps this module; the
+algorithm and its equations are in ``docs/fitting.md``.
+
+Working coordinates: image points ``(u, v)`` are "lifted" to ``q = (u, -v)`` so
+that the scaled orthographic camera of ``docs/conventions.md`` reads
+``q = s * R[:2] @ X + t`` with a proper rotation ``R`` and ``t = (tx, -ty)``.
+Unknowns of one view: rotation ``R``, log scale, ``t`` and the coefficients
+``x = [alpha, beta]``; the objective is
+
+    sum_l w_l |q_l - s R[:2] X_l(x) - t|^2 + sigma^2 (alpha_reg |alpha|^2 + beta_reg |beta|^2)
+
+i.e. the MAP estimate under isotropic Gaussian landmark noise ``sigma`` (pixels)
+and the model's N(0, 1) prior.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from threadpoolctl import ThreadpoolController
+
+from sk3dface._morphable_model import rotation_angles
+
+# Far-side jaw points of a turned face get weight 1 / (1 + (yaw / CONTOUR_YAW)**2).
+CONTOUR_YAW = 15.0
+# Smallest / largest eigenvalue of the 2-D point spread below this: collinear points.
+_DEGENERATE_RATIO = 1e-4
+# Largest working array, in floats (16 MB: cache friendly); sets the chunk of samples.
+_CHUNK_FLOATS = 1 << 21
+_LIFT = np.array([1.0, -1.0])
+# The pose Jacobian of one point is linear in a = (s*Y_x, s*Y_y, s*Y_z, 1), Y = R @ X:
+# d(q_x, q_y) / d(w_x, w_y, w_z, log s, t_x, t_y) = (_JX @ a, _JY @ a) for the rotation
+# increment R <- exp([w]) R.
+_JX = np.array(
+    [[0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+)
+_JY = np.array(
+    [[0, 0, -1, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]
+)
+
+
+@dataclass
+class LandmarkFit:
+    """Result of :func:`fit_landmarks`; every array has leading shape ``(n, n_views)``.
+
+    Views that are ``missing`` (no finite landmark) or ``failed`` (too few or
+    degenerate points, non-finite solution) hold NaN everywhere.
+    """
+
+    alpha: np.ndarray  # (n, V, n_alpha)
+    beta: np.ndarray  # (n, V, n_beta)
+    angles: np.ndarray  # (n, V, 3): yaw, pitch, roll in degrees
+    translation: np.ndarray  # (n, V, 2): tx, ty in pixels
+    scale: np.ndarray  # (n, V): pixels per model unit
+    residual: np.ndarray  # (n, V): RMS reprojection error in pixels
+    missing: np.ndarray  # (n, V) bool
+    failed: np.ndarray  # (n, V) bool
+
+    def blocks(self) -> np.ndarray:
+        """Per-view blocks ``[alpha, beta, yaw, pitch, roll, tx, ty, scale, residual]``."""
+        parts = [self.alpha, self.beta, self.angles, self.translation]
+        parts += [self.scale[..., None], self.residual[..., None]]
+        return np.concatenate(parts, axis=-1)
+
+
+def contour_sides(mean: np.ndarray, jaw=range(17)) -> np.ndarray:
+    """``-1``/``+1`` for jaw points on the subject's right/left (sign of model ``x``), else 0."""
+    sides = np.zeros(len(mean))
+    jaw = np.asarray(jaw)
+    x = mean[jaw, 0]
+    sides[jaw] = np.where(np.abs(x) > 0.05 * np.ptp(x), np.sign(x), 0.0)
+    return sides
+
+
+def fit_landmarks(
+    points,
+    mean,
+    identity_basis,
+    expression_basis,
+    *,
+    focal_length: float | None = None,
+    landmark_noise: float = 2.0,
+    alpha_reg: float = 1.0,
+    beta_reg: float = 1.0,
+    n_iter: int = 3,
+    joint: bool = False,
+    contour: np.ndarray | None = None,
+    min_points: int = 6,
+    n_jobs: int | None = None,
+) -> LandmarkFit:
+    """Fit pose, identity and expression coefficients to 2-D landmarks.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, n_views, L, 2)
+        Pixel coordinates (``x`` right, ``y`` down); NaN marks a missing point,
+        an all-NaN view is a missing view.
+    mean : ndarray of shape (L, 3)
+        Model mean at the landmark vertices.
+    identity_basis, expression_basis : ndarray of shape (L, 3, n_alpha), (L, 3, n_beta)
+        Bases at the landmark vertices, scaled so that coefficients are ~N(0, 1).
+    focal_length : float or None
+        None: scaled orthographic camera; else perspective with this focal length (px).
+    landmark_noise : float
+        Landmark noise standard deviation sigma in pixels.
+    alpha_reg, beta_reg : float
+        Prior weights (1 = the N(0, 1) prior of the model).
+    n_iter : int
+        Rounds: the first is the closed-form pose + linear shape solve, each further
+        round a damped Gauss-Newton step on pose and coefficients together.
+    joint : bool
+        Share one ``alpha`` across the views of each sample.
+    contour : ndarray of shape (L,) or None
+        Side of each contour point (see :func:`contour_sides`); far-side points of a
+        turned face are down-weighted. None disables it.
+    min_points : int
+        Views with fewer finite points are failed.
+    n_jobs : int or None
+        Threads working on chunks of samples (joblib semantics: None is 1, -1 all cores).
+
+    Returns
+    -------
+    LandmarkFit
+    """
+    points = np.asarray(points, dtype=float)
+    mean = np.asarray(mean, dtype=float)
+    n, n_views, L = points.shape[:3]
+    n_alpha, n_beta = identity_basis.shape[-1], expression_basis.shape[-1]
+    basis = np.concatenate([identity_basis, expression_basis], axis=-1).astype(float)
+    n_coef = n_alpha + n_beta
+    ridge = landmark_noise**2 * np.r_[np.full(n_alpha, alpha_reg), np.full(n_beta, beta_reg)]
+    if joint:
+        # A shared alpha's prior is split evenly over the sample's views, so that the
+        # per-view terms summed over a sample count it once.
+        ridge[:n_alpha] /= n_views
+    model = _Model.build(mean, basis, ridge=ridge, n_alpha=n_alpha)
+    options = dict(
+        focal_length=focal_length,
+        n_iter=n_iter,
+        joint=joint,
+        contour=contour,
+        min_points=min_points,
+    )
+    per_sample = n_views * (L * (3 * n_coef + 12) + (n_coef + 6) ** 2)
+    chunk = max(1, _CHUNK_FLOATS // per_sample)
+    n_threads = effective_n_jobs(n_jobs)
+    if n_threads > 1:  # give every thread work, in chunks still large enough to be efficient
+        chunk = max(min(chunk, 64), min(chunk, -(-n // n_threads)))
+    starts = range(0, n, chunk) if n else [0]  # no samples: one empty chunk keeps the shapes
+    # Small matrices: multi-threaded BLAS only adds overhead (and stalls on a busy machine),
+    # so BLAS runs single-threaded and the chunks run in parallel threads instead.
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_fit_chunk)(points[i : i + chunk], model, **options) for i in starts
+        )
+    return LandmarkFit(
+        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(LandmarkFit)}
+    )
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+# The 6 entries (j, k), j <= k, of a symmetric 3x3 matrix.
+_SYM3 = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+
+
+@dataclass
+class _Model:
+    """The landmark model with the products of its basis the normal equations need."""
+
+    mean: np.ndarray  # (L, 3)
+    basis: np.ndarray  # (L, 3, K)
+    # sum_{j<=k} G[(j, k), l] holds the upper triangle of B_lj^T B_lk + B_lk^T B_lj (j != k)
+    gram: np.ndarray  # (6 * L, K * (K + 1) / 2)
+    triangle: np.ndarray  # (K * K,) index of each (k, h) entry into the upper triangle
+    ridge: np.ndarray  # (K,) prior weight of each coefficient in one view's objective
+    n_alpha: int
+
+    @classmethod
+    def build(cls, mean, basis, *, ridge, n_alpha):
+        K = basis.shape[-1]
+        upper = np.triu_indices(K)
+        blocks = []
+        for j, k in _SYM3:
+            product = np.einsum("lk,lh->lkh", basis[:, j], basis[:, k])
+            if j != k:
+                product = product + np.swapaxes(product, 1, 2)
+            blocks.append(product[:, upper[0], upper[1]])
+        position = np.zeros((K, K), dtype=np.intp)
+        position[upper] = np.arange(len(upper[0]))
+        position = np.maximum(position, position.T)  # the lower triangle reads the upper
+        return cls(mean, basis, np.concatenate(blocks), position.ravel(), ridge, n_alpha)
+
+    def shape(self, coef):
+        L = len(self.mean)
+        return self.mean + (coef @ self.basis.reshape(3 * L, -1).T).reshape(-1, L, 3)
+
+
+def _fit_chunk(points, model, *, focal_length, n_iter, joint, contour, min_points):
+    n, n_views, L, _ = points.shape
+    m = n * n_views
+    valid = np.isfinite(points).all(axis=-1).reshape(m, L)
+    q = np.where(valid[..., None], points.reshape(m, L, 2), 0.0) * _LIFT
+    missing = ~valid.any(axis=1)
+    usable = (valid.sum(axis=1) >= min_points) & ~_degenerate(q, valid)
+    # The closed-form pose start needs well-posed data for every batch member: unusable
+    # views get a stand-in (the frontal mean) there, and weight 0 everywhere else.
+    q_start = np.where(usable[:, None, None], q, model.mean[None, :, :2])
+    w_start = np.where(usable[:, None], valid, True).astype(float)
+    w_data = valid * usable[:, None]
+    group = n_views if joint else 1
+
+    S = np.broadcast_to(model.mean, (m, L, 3))
+    R, s, t = _affine_pose(S, q_start, w_start)
+    for round_ in range(n_iter):
+        w = w_data * _contour_weights(R, contour)
+        if round_ == 0:
+            q_fit = _depth_corrected(q, S, R, s, t, focal_length)
+            coef = _shape_step(q_fit, model, R, s, t, w, group)
+        else:
+            R, s, t, coef = _gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length)
+
+    S = model.shape(coef)
+    error = _project_lifted(S, R, t, s, focal_length) - q
+    residual = np.sqrt((valid * (error**2).sum(-1)).sum(1) / np.maximum(valid.sum(1), 1))
+    angles = np.stack(rotation_angles(R), axis=-1)
+    translation = t * _LIFT
+    solved = np.isfinite(coef).all(1) & np.isfinite(angles).all(1) & np.isfinite(translation).all(1)
+    solved &= np.isfinite(residual) & (s > 0) & np.isfinite(s)
+    failed = ~missing & ~(usable & solved)
+    bad = missing | failed
+    for array in (coef, angles, translation):
+        array[bad] = np.nan
+
+    def out(a):
+        return a.reshape(n, n_views, *a.shape[1:])
+
+    return LandmarkFit(
+        alpha=out(coef[:, : model.n_alpha]),
+        beta=out(coef[:, model.n_alpha :]),
+        angles=out(angles),
+        translation=out(translation),
+        scale=out(np.where(bad, np.nan, s)),
+        residual=out(np.where(bad, np.nan, residual)),
+        missing=out(missing),
+        failed=out(failed),
+    )
+
+
+def _degenerate(q, valid):
+    """All points (nearly) equal or collinear: no pose can be estimated."""
+    w = valid.astype(float)
+    total = np.maximum(w.sum(1), 1.0)
+    centre = (w[..., None] * q).sum(1) / total[:, None]
+    d = (q - centre[:, None]) * w[..., None]
+    eig = np.linalg.eigvalsh(np.swapaxes(d, 1, 2) @ d / total[:, None, None])
+    size2 = (centre**2).sum(1) + eig[:, 1]
+    return (eig[:, 1] <= 1e-12 * np.maximum(size2, 1e-300)) | (
+        eig[:, 0] <= _DEGENERATE_RATIO * eig[:, 1]
+    )
+
+
+def _contour_weights(R, contour):
+    if contour is None:
+        return 1.0
+    yaw = rotation_angles(R)[0]
+    far = contour[None, :] * np.sign(yaw)[:, None] > 0
+    return np.where(far, 1.0 / (1.0 + (yaw[:, None] / CONTOUR_YAW) ** 2), 1.0)
+
+
+def _project_lifted(S, R, t, s, focal_length):
+    Y = S @ np.swapaxes(R, -1, -2)
+    xy = s[..., None, None] * Y[..., :2]
+    if focal_length is not None:
+        xy = xy / _depth_factor(Y[..., 2], s, focal_length)[..., None]
+    return xy + t[..., None, :]
+
+
+def _depth_factor(z, s, focal_length):
+    # depth of a point / depth of the model origin = 1 - z / d with d = f / s; clipped so
+    # that a point behind the camera cannot flip the projection during the iterations.
+    return np.maximum(1.0 - z * (s[..., None] / focal_length), 0.1)
+
+
+def _depth_corrected(q, S, R, s, t, focal_length):
+    """POSIT-style: perspective points -> the points a scaled orthographic camera would give."""
+    if focal_length is None:
+        return q
+    z = (S @ np.swapaxes(R, -1, -2))[..., 2]
+    return t[:, None, :] + (q - t[:, None, :]) * _depth_factor(z, s, focal_length)[..., None]
+
+
+def _affine_pose(S, q, w):
+    """Closed-form start: weighted affine camera, projected to the nearest scaled rotation."""
+    total = w.sum(1)[:, None]
+    Sc = S - (w[..., None] * S).sum(1)[:, None] / total[..., None]
+    qc = q - (w[..., None] * q).sum(1)[:, None] / total[..., None]
+    Scw = Sc * w[..., None]
+    A = np.swapaxes(Scw, 1, 2) @ Sc  # (m, 3, 3)
+    B = np.swapaxes(Scw, 1, 2) @ qc  # (m, 3, 2)
+    A += 1e-12 * np.trace(A, axis1=1, axis2=2)[:, None, None] * np.eye(3)
+    P = np.swapaxes(_solve(A, B), 1, 2)  # the affine camera, (m, 2, 3)
+    U, sv, Vt = np.linalg.svd(P, full_matrices=False)
+    R2 = U @ Vt
+    R = np.concatenate([R2, np.cross(R2[:, 0], R2[:, 1])[:, None]], axis=1)
+    s = sv.mean(1)
+    t = (w[..., None] * (q - s[:, None, None] * (S @ np.swapaxes(R2, 1, 2)))).sum(1) / total
+    return R, s, t
+
+
+def _pose_terms(S, q, w, R, s, t):
+    """Residuals and the pose part of the normal equations, from 4x4 weighted moments."""
+    a = np.concatenate(
+        [s[:, None, None] * (S @ np.swapaxes(R, 1, 2)), np.ones_like(S[..., :1])], axis=-1
+    )
+    e = q - (a[..., :2] + t[:, None, :])
+    aw = np.swapaxes(a * w[..., None], 1, 2)  # (m, 4, L)
+    moments = aw @ a
+    ge = aw @ e  # (m, 4, 2)
+    H = _JX @ moments @ _JX.T + _JY @ moments @ _JY.T
+    g = (_JX @ ge[..., 0:1] + _JY @ ge[..., 1:2])[..., 0]
+    return e, aw, H, g
+
+
+def _update_pose(R, s, t, step):
+    R = _rodrigues(step[:, :3]) @ R
+    s = s * np.exp(np.clip(step[:, 3], -1.0, 1.0))
+    return R, s, t + step[:, 4:6]
+
+
+def _pose_damping(H):
+    diag = np.diagonal(H, axis1=-2, axis2=-1)
+    return (1e-6 * diag + 1e-9)[..., None] * np.eye(H.shape[-1])
+
+
+def _rodrigues(omega):
+    theta = np.linalg.norm(omega, axis=1)
+    k = omega / np.where(theta > 0, theta, 1.0)[:, None]
+    K = np.zeros((len(omega), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
+    st, ct = np.sin(theta)[:, None, None], np.cos(theta)[:, None, None]
+    return np.eye(3) + st * K + (1 - ct) * (K @ K)
+
+
+def _coef_normal(model, R, s, w):
+    """sum_l w_l M_l^T M_l for the coefficient Jacobian M_l = s R[:2] B_l, (m, K, K).
+
+    It equals s^2 sum_l w_l B_l^T P B_l with P = R[:2]^T R[:2] = I - r_3 r_3^T, i.e. a sum
+    over the 6 entries of the symmetric P of precomputed basis products: one GEMM.
+    """
+    m, L = w.shape
+    K = model.basis.shape[-1]
+    r3 = R[:, 2]
+    P = np.stack([float(j == k) - r3[:, j] * r3[:, k] for j, k in _SYM3], axis=1)
+    left = ((s**2)[:, None] * P)[:, :, None] * w[:, None, :]  # (m, 6, L)
+    upper = left.reshape(m, 6 * L) @ model.gram
+    return upper[:, model.triangle].reshape(m, K, K)
+
+
+def _coef_gradient(model, R, s, w, e):
+    """sum_l w_l M_l^T e_l, (m, K)."""
+    m, L = w.shape
+    back = (s[:, None, None] * w[..., None]) * (e @ R[:, :2])  # (m, L, 3): w s R[:2]^T e_l
+    return back.reshape(m, 3 * L) @ model.basis.reshape(3 * L, -1)
+
+
+def _shape_step(q, model, R, s, t, w, group):
+    """Ridge least squares for the coefficients given the pose."""
+    e = q - t[:, None, :] - s[:, None, None] * (model.mean @ np.swapaxes(R[:, :2], 1, 2))
+    H = _coef_normal(model, R, s, w) + np.diag(model.ridge)
+    g = _coef_gradient(model, R, s, w, e)
+    return _solve_grouped(H, g, model.n_alpha if group > 1 else 0, group)
+
+
+def _gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length):
+    """One damped Gauss-Newton step on pose and coefficients together; see _solve_step."""
+    if focal_length is not None:
+        return _perspective_gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length)
+    m, L = w.shape
+    K = model.basis.shape[-1]
+    S = model.shape(coef)
+    e, aw, Hpp, gp = _pose_terms(S, q, w, R, s, t)
+    # pose-coefficient block: (_JX, _JY) applied to sum_l w_l a_l (s R[:2] B_l)
+    aB = (aw.reshape(m * 4, L) @ model.basis.reshape(L, 3 * K)).reshape(m, 4, 3, K)
+    T = (s[:, None, None] * R[:, :2]) @ aB.transpose(0, 2, 1, 3).reshape(m, 3, 4 * K)
+    T = T.reshape(m, 2, 4, K)
+    Hpx = _JX @ T[:, 0] + _JY @ T[:, 1]  # (m, 6, K)
+    H = np.block([[Hpp, Hpx], [np.swapaxes(Hpx, 1, 2), _coef_normal(model, R, s, w)]])
+    g = np.concatenate([gp, _coef_gradient(model, R, s, w, e)], axis=1)
+    return _solve_step(H, g, e, q, model, coef, R, s, t, w, group, None)
+
+
+def _perspective_gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length):
+    """The same step for the perspective camera, with an explicit per-point Jacobian.
+
+    p = t + s Y[:2] / d with Y = R X, d = 1 - (s / f) Y_z, so for anything moving Y:
+    dp = (s / d) [I_2 | (s / f) Y[:2] / d] dY, and dp / d log s = s Y[:2] / d^2.
+    """
+    m, L = w.shape
+    K = model.basis.shape[-1]
+    Y = model.shape(coef) @ np.swapaxes(R, 1, 2)
+    d = _depth_factor(Y[..., 2], s, focal_length)
+    k = (s / focal_length)[:, None]
+    A = np.zeros((m, L, 2, 3))
+    A[..., 0, 0] = A[..., 1, 1] = 1.0
+    A[..., 2] = (k / d)[..., None] * Y[..., :2]
+    A *= (s[:, None] / d)[..., None, None]
+    e = q - (t[:, None, :] + s[:, None, None] * Y[..., :2] / d[..., None])
+    cross = np.zeros((m, L, 3, 3))  # dY / d(rotation increment) = -[Y]x
+    cross[..., 0, 1], cross[..., 0, 2], cross[..., 1, 2] = Y[..., 2], -Y[..., 1], Y[..., 0]
+    cross -= np.swapaxes(cross, -1, -2)
+    J = np.concatenate(
+        [
+            A @ cross,
+            (s[:, None, None] * Y[..., :2] / d[..., None] ** 2)[..., None],
+            np.broadcast_to(np.eye(2), (m, L, 2, 2)),
+            A @ (R[:, None] @ model.basis[None]),  # dY / d coef = R B_l
+        ],
+        axis=-1,
+    ).reshape(m, 2 * L, 6 + K)
+    Jw = J * np.repeat(w, 2, axis=1)[..., None]
+    H = np.swapaxes(Jw, 1, 2) @ J
+    g = (np.swapaxes(Jw, 1, 2) @ e.reshape(m, 2 * L, 1))[..., 0]
+    return _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length)
+
+
+def _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length):
+    """Add the prior and damping to the Gauss-Newton system [pose (6), coef (K)], solve it,
+    and keep the step (or, failing that, a half or a quarter of it) only where it lowers the
+    objective: per sample when alpha is shared."""
+    ka, K = model.n_alpha, model.basis.shape[-1]
+    H[:, :6, :6] += _pose_damping(H[:, :6, :6])
+    H[:, 6:, 6:] += np.diag(model.ridge)
+    g[:, 6:] -= model.ridge * coef
+    # unknowns ordered [alpha, pose, beta] so that a shared alpha comes first
+    order = np.r_[6 : 6 + ka, 0:6, 6 + ka : 6 + K]
+    step = np.empty_like(g)
+    shared = ka if group > 1 else 0
+    step[:, order] = _solve_grouped(H[:, order][:, :, order], g[:, order], shared, group)
+    best = _objective(e, w, coef, model.ridge, group)
+    todo = np.isfinite(step).all(1)
+    for fraction in (1.0, 0.5, 0.25):
+        R1, s1, t1 = _update_pose(R, s, t, fraction * step[:, :6])
+        coef1 = coef + fraction * step[:, 6:]
+        e1 = q - _project_lifted(model.shape(coef1), R1, t1, s1, focal_length)
+        value = _objective(e1, w, coef1, model.ridge, group)
+        keep = np.repeat(value <= best * (1 + 1e-10), group) & todo  # ties: converged
+        R = np.where(keep[:, None, None], R1, R)
+        s = np.where(keep, s1, s)
+        t = np.where(keep[:, None], t1, t)
+        coef = np.where(keep[:, None], coef1, coef)
+        best = np.where(keep.reshape(-1, group).all(1), value, best)
+        todo &= ~keep
+        if not todo.any():
+            break
+    return R, s, t, coef
+
+
+def _objective(e, w, coef, ridge, group):
+    value = (w * (e**2).sum(-1)).sum(1) + (ridge * coef**2).sum(1)
+    value = np.where(np.isfinite(value), value, np.inf)
+    return value.reshape(-1, group).sum(1)
+
+
+def _solve_grouped(H, g, n_shared, group):
+    """Solve ``H x = g`` per view, the first ``n_shared`` unknowns shared by ``group``
+    consecutive views (a sample): each view's own unknowns are eliminated (Schur
+    complement), the shared ones solved from the summed reduced systems."""
+    if n_shared == 0 or group == 1:
+        return _solve(H, g[..., None])[..., 0]
+    a, b = slice(0, n_shared), slice(n_shared, g.shape[1])
+    Z = _solve(H[:, b, b], np.concatenate([H[:, b, a], g[:, b, None]], axis=2))
+    Haa = H[:, a, a] - H[:, a, b] @ Z[..., :n_shared]
+    ga = g[:, a] - (H[:, a, b] @ Z[..., n_shared:])[..., 0]
+    Haa = Haa.reshape(-1, group, n_shared, n_shared).sum(1)
+    ga = ga.reshape(-1, group, n_shared).sum(1)
+    shared = np.repeat(_solve(Haa, ga[..., None])[..., 0], group, axis=0)
+    own = Z[..., n_shared] - (Z[..., :n_shared] @ shared[..., None])[..., 0]
+    return np.concatenate([shared, own], axis=1)
+
+
+def _solve(A, B):
+    """Batched ``solve(A, B)`` that never raises: singular members fall back to the
+    pseudo-inverse, members with non-finite entries (overflow) give NaN."""
+    finite = np.isfinite(A).all((-2, -1)) & np.isfinite(B).all((-2, -1))
+    if not finite.all():
+        A = np.where(finite[..., None, None], A, np.eye(A.shape[-1]))
+        B = np.where(finite[..., None, None], B, 0.0)
+    try:
+        X = np.linalg.solve(A, B)
+    except np.linalg.LinAlgError:
+        X = np.linalg.pinv(A) @ B
+    return np.where(finite[..., None, None], X, np.nan)

@@ -1,0 +1,300 @@
+"""MorphableCoefficientExtractor: recovery, layout, failures, real models, sklearn contracts."""
+
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk3dface import (
+    MorphableCoefficientExtractor,
+    MorphableModel,
+    load_model,
+    make_default_model,
+)
+from sk3dface.datasets import make_synthetic_faces
+from sk3dface.exceptions import FailedSamplesWarning
+
+BFM_DIR = Path("/work/shared/models/3ddfa_bfm")
+N_ALPHA, N_BETA = 16, 15  # the default model
+BLOCK = N_ALPHA + N_BETA + 7
+
+# scikit-learn's generic checks feed random X with 1 to 10 columns; this estimator needs
+# landmarks, n_views * 136 columns, and rejects anything else with a ValueError. The
+# contracts those checks test are tested below on real landmark layouts instead.
+_NEEDS_LANDMARK_COLUMNS = "needs n_views*136 landmark columns; the check's X has 1-10"
+EXPECTED_FAILED_CHECKS = {
+    name: _NEEDS_LANDMARK_COLUMNS
+    for name in (
+        "check_fit_score_takes_y",
+        "check_estimators_overwrite_params",
+        "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes",
+        "check_dtype_object",
+        "check_pipeline_consistency",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_fit2d_predict1d",
+    )
+}
+
+
+@parametrize_with_checks(
+    [MorphableCoefficientExtractor()],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return make_synthetic_faces(n_subjects=6, n_views=3, n_expressions=2, random_state=0)
+
+
+def split(blocks, n_alpha=N_ALPHA, n_beta=N_BETA):
+    blocks = blocks.reshape(len(blocks), -1, n_alpha + n_beta + 7)
+    return blocks[..., :n_alpha], blocks[..., n_alpha : n_alpha + n_beta], blocks[..., -7:]
+
+
+def test_recovers_expression_and_pose_from_frontal_landmarks():
+    """Default model, 1 px noise, faces 200 px wide, frontal views."""
+    faces = make_synthetic_faces(
+        n_subjects=400, n_views=1, noise=1.0, face_width=200.0, yaw_range=(-5, 5),
+        pitch_range=(-5, 5), roll_range=(-5, 5), random_state=1,
+    )  # fmt: skip
+    fitted = MorphableCoefficientExtractor(landmark_noise=1.0).fit_transform(faces.X)
+    alpha, beta, pose = split(fitted)
+    assert np.corrcoef(beta.ravel(), faces.beta.ravel())[0, 1] >= 0.9
+    assert np.corrcoef(alpha.ravel(), faces.alpha.ravel())[0, 1] >= 0.7
+    angle_error = np.abs(pose[..., :3] - faces.pose[..., :3]).reshape(-1, 3)
+    # pitch trades off against nose and face-height modes in a frontal view
+    assert (angle_error.mean(0) < [0.5, 1.0, 0.2]).all() and angle_error.max() < 4.0
+    np.testing.assert_allclose(pose[..., 5], faces.pose[..., 5], rtol=0.03)
+    assert 0.9 < np.mean(pose[..., 6]) < 1.42  # RMS of 1 px noise per coordinate
+
+
+def test_joint_fit_recovers_identity_better_than_single_views():
+    faces = make_synthetic_faces(n_subjects=150, n_views=3, random_state=2)
+    errors = {}
+    for multiview in ("independent", "joint"):
+        extractor = MorphableCoefficientExtractor(multiview=multiview, landmark_noise=1.0)
+        alpha, _, _ = split(extractor.fit_transform(faces.X))
+        errors[multiview] = np.sqrt(np.mean((alpha - faces.alpha[:, None]) ** 2))
+    assert errors["joint"] < 0.85 * errors["independent"]
+    # the joint fit repeats one alpha in every view's block
+    alpha, _, _ = split(MorphableCoefficientExtractor(multiview="joint").fit_transform(faces.X))
+    np.testing.assert_array_equal(alpha[:, 0], alpha[:, 2])
+
+
+def test_output_layout_and_feature_names(faces):
+    extractor = MorphableCoefficientExtractor(n_alpha=5, n_beta=3).fit(faces.X)
+    out = extractor.transform(faces.X)
+    assert out.shape == (len(faces.X), 3 * (5 + 3 + 7))
+    assert extractor.n_views_ == 3 and extractor.model_.n_vertices == 68
+    names = extractor.get_feature_names_out()
+    assert names[:9].tolist() == [f"v0_alpha_{i}" for i in range(5)] + [
+        f"v0_beta_{i}" for i in range(3)
+    ] + ["v0_yaw"]
+    assert names[-7:].tolist() == [
+        f"v2_{n}" for n in ("yaw", "pitch", "roll", "tx", "ty", "scale", "residual")
+    ]
+    frame = extractor.set_output(transform="pandas").transform(faces.X)
+    assert list(frame.columns) == names.tolist()
+
+
+def test_missing_views_are_nan_without_warning(faces):
+    X = faces.X.copy()
+    X[0, 136:272] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = MorphableCoefficientExtractor().fit(X).transform(X)
+    assert np.isnan(out[0, BLOCK : 2 * BLOCK]).all()
+    assert np.isfinite(np.delete(out, np.s_[BLOCK : 2 * BLOCK], axis=1)).all()
+
+
+def test_unfittable_views_and_empty_samples_warn_or_raise(faces):
+    X = faces.X[:4].copy()
+    X[0, :] = np.nan  # a sample without any view
+    X[1, 10:136] = np.nan  # 5 points left in view 0
+    X[2, 136:272] = 50.0  # view 1: all points equal
+    extractor = MorphableCoefficientExtractor().fit(faces.X)
+    with pytest.warns(FailedSamplesWarning, match="2 of 12 views .* and 1 of 4 samples"):
+        out = extractor.transform(X)
+    views = out.reshape(4, 3, BLOCK)
+    assert np.isnan(views[0]).all() and np.isnan(views[1, 0]).all() and np.isnan(views[2, 1]).all()
+    assert np.isfinite(views[3]).all() and np.isfinite(views[1, 1:]).all()
+    with pytest.raises(ValueError, match=r"could not be fitted .* on_error='warn'"):
+        extractor.set_params(on_error="raise").transform(X)
+
+
+def test_bad_input_gives_clear_errors(faces):
+    extractor = MorphableCoefficientExtractor()
+    with pytest.raises(ValueError, match=r"X has 100 columns.*n_views\*136"):
+        extractor.fit(np.zeros((3, 100)))
+    X = faces.X.copy()
+    X[0, 5] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        extractor.fit(faces.X).transform(X)
+    with pytest.raises(ValueError, match=r"X has 136 features, but .* is expecting 408"):
+        extractor.transform(faces.X[:, :136])
+    with pytest.raises(ValueError, match="n_alpha must be in \\[0, 16\\]"):
+        MorphableCoefficientExtractor(n_alpha=40).fit(faces.X)
+    with pytest.raises(ValueError, match="needs focal_length"):
+        MorphableCoefficientExtractor(camera="perspective").fit(faces.X)
+    with pytest.raises(ValueError, match="'multiview' parameter"):
+        MorphableCoefficientExtractor(multiview="both").fit(faces.X)
+    with pytest.raises(FileNotFoundError):
+        MorphableCoefficientExtractor(model="/nonexistent/model.npz").fit(faces.X)
+
+
+def test_perspective_camera_fits_perspective_landmarks():
+    faces = make_synthetic_faces(
+        n_subjects=20, n_views=1, camera="perspective", focal_length=600.0, noise=0.0,
+        random_state=3,
+    )  # fmt: skip
+    options = dict(n_iter=5, landmark_noise=0.1, contour="fixed")
+    perspective = MorphableCoefficientExtractor(
+        camera="perspective", focal_length=600.0, **options
+    ).fit_transform(faces.X)
+    orthographic = MorphableCoefficientExtractor(**options).fit_transform(faces.X)
+    assert split(perspective)[2][..., 6].max() < 0.05
+    assert split(orthographic)[2][..., 6].mean() > 1.0
+    np.testing.assert_allclose(split(perspective)[2][..., :3], faces.pose[..., :3], atol=0.2)
+
+
+def test_stateless_per_sample_and_deterministic(faces):
+    extractor = MorphableCoefficientExtractor(multiview="joint").fit(faces.X)
+    full = extractor.transform(faces.X)
+    order = np.arange(len(faces.X))[::-1]
+    np.testing.assert_allclose(extractor.transform(faces.X[order]), full[order], atol=1e-10)
+    np.testing.assert_allclose(extractor.transform(faces.X[3:5]), full[3:5], atol=1e-10)
+    np.testing.assert_array_equal(extractor.transform(faces.X), full)
+    np.testing.assert_allclose(
+        extractor.transform(faces.X.astype(np.float32)), full, atol=1e-3
+    )  # float32 input is accepted; output stays float64
+    assert extractor.transform(faces.X.astype(np.float32)).dtype == np.float64
+
+
+def test_model_as_object_path_or_default(tmp_path, faces):
+    model = make_default_model().truncate(4, 2)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    outs = [
+        MorphableCoefficientExtractor(model=m).fit_transform(faces.X)
+        for m in (model, path, str(path))
+    ]
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    np.testing.assert_array_equal(
+        outs[0], MorphableCoefficientExtractor(n_alpha=4, n_beta=2).fit_transform(faces.X)
+    )
+
+
+def test_dense_model_fits_through_its_landmark_vertices(faces):
+    """A BFM-like dense model (many vertices, landmarks among them) gives the same fit as its
+    landmark-restricted version; only the restriction is stored."""
+    rng = np.random.default_rng(0)
+    small = make_default_model()
+    n_vertices = 5000
+    index = rng.choice(n_vertices, 68, replace=False)
+    mean = rng.normal(size=(n_vertices, 3)) * 50
+    mean[index] = small.mean
+    rows = (3 * index[:, None] + np.arange(3)).ravel()
+    identity = rng.normal(size=(3 * n_vertices, N_ALPHA))
+    identity[rows] = small.identity_basis
+    expression = rng.normal(size=(3 * n_vertices, N_BETA))
+    expression[rows] = small.expression_basis
+    dense = MorphableModel(mean, identity, expression, index, name="dense", units="mm")
+    extractor = MorphableCoefficientExtractor(model=dense).fit(faces.X)
+    assert extractor.model_.n_vertices == 68
+    np.testing.assert_allclose(
+        extractor.transform(faces.X),
+        MorphableCoefficientExtractor().fit_transform(faces.X),
+        atol=1e-8,
+    )
+
+
+@pytest.mark.skipif(not BFM_DIR.exists(), reason="real 3DDFA BFM files not available")
+def test_real_basel_face_model_recovers_its_own_faces():
+    model = load_model(BFM_DIR)
+    faces = make_synthetic_faces(
+        n_subjects=100, n_views=1, model=model, noise=1.0, yaw_range=(-30, 30), random_state=4
+    )
+    out = MorphableCoefficientExtractor(model=model, landmark_noise=1.0).fit_transform(faces.X)
+    _, beta, pose = split(out, model.n_alpha, model.n_beta)
+    assert np.corrcoef(beta.ravel(), faces.beta.ravel())[0, 1] > 0.8
+    np.testing.assert_allclose(pose[..., 0], faces.pose[..., 0], atol=3.0)
+    assert np.mean(pose[..., 6]) < 1.42
+
+
+def test_real_photo_landmarks_are_fitted():
+    from matplotlib import cbook
+
+    from sk3dface import FaceLandmarker
+
+    photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    landmarks = FaceLandmarker().fit_transform([photo])
+    out = MorphableCoefficientExtractor().fit_transform(landmarks)
+    alpha, beta, pose = split(out)
+    face_width = np.ptp(landmarks[0, 0:34:2])
+    yaw, _, roll, *_, residual = pose[0, 0]
+    assert residual < 0.03 * face_width  # a few pixels on a ~230 px face
+    assert abs(yaw) < 20 and abs(roll) < 15
+    assert np.all(np.abs(alpha) < 4) and np.all(np.abs(beta) < 4)
+
+
+def test_clone_params_pickle_and_pipeline(faces):
+    extractor = MorphableCoefficientExtractor(n_alpha=6, multiview="joint")
+    assert clone(extractor).get_params() == extractor.get_params()
+    extractor.set_params(n_beta=4)
+    assert extractor.get_params()["n_beta"] == 4
+    fitted = extractor.fit(faces.X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(faces.X), fitted.transform(faces.X))
+    pipeline = make_pipeline(MorphableCoefficientExtractor(n_alpha=6, n_beta=4))
+    assert pipeline.fit_transform(faces.X).shape == (len(faces.X), 3 * 17)
+    assert pipeline.get_feature_names_out()[0] == "v0_alpha_0"
+
+
+def test_contracts_of_the_generic_checks_on_landmark_input(faces):
+    """What the expected-failed generic checks test, on input of the right width."""
+    import pandas as pd
+    from sklearn.exceptions import NotFittedError
+
+    extractor = MorphableCoefficientExtractor()
+    with pytest.raises(NotFittedError):
+        extractor.transform(faces.X)
+    assert extractor.fit(faces.X) is extractor and extractor.n_features_in_ == 408
+    state = {k: v for k, v in vars(extractor).items() if k != "model_"}
+    readonly = faces.X.copy()
+    readonly.flags.writeable = False
+    out = extractor.transform(readonly)
+    assert {k: v for k, v in vars(extractor).items() if k != "model_"}.keys() == state.keys()
+    np.testing.assert_array_equal(clone(extractor).fit(faces.X).transform(faces.X), out)
+    np.testing.assert_allclose(extractor.transform(faces.X[:1]), out[:1], atol=1e-10)
+    np.testing.assert_array_equal(extractor.transform(np.asfortranarray(faces.X)), out)
+    frame = pd.DataFrame(faces.X, columns=faces.feature_names)
+    extractor.fit(frame)
+    assert extractor.feature_names_in_.tolist() == faces.feature_names.tolist()
+    with pytest.warns(UserWarning, match="fitted with feature names"):
+        extractor.transform(faces.X)
