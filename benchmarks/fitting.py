@@ -227,9 +227,10 @@ def eos_fit(setup, landmarks, width, height):
             setup["contour_landmarks"], setup["model_contour"],
         )  # fmt: skip
         vertices = np.asarray(mesh.vertices)[setup["vertices"]]
-        clip = np.c_[vertices, np.ones(len(vertices))] @ (
-            np.asarray(pose.get_projection()) @ np.asarray(pose.get_modelview())
-        ).T
+        clip = (
+            np.c_[vertices, np.ones(len(vertices))]
+            @ (np.asarray(pose.get_projection()) @ np.asarray(pose.get_modelview())).T
+        )
         ndc = clip[:, :2] / clip[:, 3:]
         out[i, :, 0] = (ndc[:, 0] + 1) / 2 * width  # the OpenCV viewport eos uses
         out[i, :, 1] = height - (ndc[:, 1] + 1) / 2 * height

@@ -115,6 +115,7 @@ def plot_shape(points: np.ndarray, ax: Any = None, *, title: str | None = None):
     ax.set_xlabel("x (left)")
     ax.set_ylabel("z (front)")
     ax.set_zlabel("y (up)")
+    ax.set_box_aspect(np.ptp(points[:, [0, 2, 1]], axis=0))  # true proportions
     ax.view_init(elev=10, azim=-60)
     if title:
         ax.set_title(title)

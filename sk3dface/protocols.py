@@ -225,7 +225,12 @@ def identity_protocol(
     images = np.asarray(data.images, dtype=object)[keep]
     subject = np.asarray(data.subject)[keep]
     samples, y, fold = make_view_sets(
-        images, subject, subject, size=size, n_folds=n_folds, max_sets=max_sets,
+        images,
+        subject,
+        subject,
+        size=size,
+        n_folds=n_folds,
+        max_sets=max_sets,
         random_state=random_state,
     )
     clf = _classifier(classifier, depth=34, max_epochs=max_epochs, random_state=random_state)
@@ -235,8 +240,9 @@ def identity_protocol(
         y=y,
         cv=PredefinedSplit(fold),
         groups=fold,
-        pipeline=make_pipeline("alpha", multiview="joint", classifier=clf, model=model,
-                               n_jobs=n_jobs),
+        pipeline=make_pipeline(
+            "alpha", multiview="joint", classifier=clf, model=model, n_jobs=n_jobs
+        ),
         description=f"KDEF identity: {len(np.unique(y))} people, {len(samples)} view sets of "
         f"{size} images, {n_folds} image-disjoint folds",
     )
@@ -281,8 +287,9 @@ def expression_protocol(
         y=np.asarray(data.expression),
         cv=StratifiedGroupKFold(n_splits=min(n_folds, len(np.unique(subjects)))),
         groups=subjects,
-        pipeline=make_pipeline("beta", multiview="independent", classifier=clf, model=model,
-                               n_jobs=n_jobs),
+        pipeline=make_pipeline(
+            "beta", multiview="independent", classifier=clf, model=model, n_jobs=n_jobs
+        ),
         description=f"KDEF expression: {len(data.images)} images of {len(set(subjects))} "
         "people, subject-disjoint folds",
     )
@@ -336,8 +343,14 @@ def gender_protocol(
         )
     subjects = np.asarray(data.subject)[known]
     samples, y, _, groups = make_view_sets(
-        np.asarray(data.images, dtype=object)[known], gender[known], subjects, size=size,
-        n_folds=2, max_sets=max_sets, on_small="skip", random_state=random_state,
+        np.asarray(data.images, dtype=object)[known],
+        gender[known],
+        subjects,
+        size=size,
+        n_folds=2,
+        max_sets=max_sets,
+        on_small="skip",
+        random_state=random_state,
         return_groups=True,
     )
     clf = _classifier(classifier, depth=34, max_epochs=max_epochs, random_state=random_state)
@@ -347,8 +360,9 @@ def gender_protocol(
         y=y,
         cv=StratifiedGroupKFold(n_splits=min(n_folds, len(np.unique(groups)))),
         groups=np.asarray(groups),
-        pipeline=make_pipeline("alpha", multiview="joint", classifier=clf, model=model,
-                               n_jobs=n_jobs),
+        pipeline=make_pipeline(
+            "alpha", multiview="joint", classifier=clf, model=model, n_jobs=n_jobs
+        ),
         description=f"FEI gender: {len(np.unique(groups))} people, {len(samples)} view sets "
         f"of {size} images, subject-disjoint folds",
     )
@@ -447,8 +461,15 @@ def evaluate_protocol(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FailedSamplesWarning)
         result = cross_validate(
-            rest, X, y, groups=groups, cv=cv, n_jobs=n_jobs, return_estimator=True,
-            return_indices=True, error_score="raise",
+            rest,
+            X,
+            y,
+            groups=groups,
+            cv=cv,
+            n_jobs=n_jobs,
+            return_estimator=True,
+            return_indices=True,
+            error_score="raise",
         )
     predictions = np.empty(len(y), dtype=object)
     accuracies = []
@@ -511,8 +532,13 @@ def run_protocol(
     -------
     report : ProtocolReport
     """
-    common = dict(classifier=classifier, model=model, max_epochs=max_epochs, n_jobs=n_jobs,
-                  random_state=random_state)
+    common = dict(
+        classifier=classifier,
+        model=model,
+        max_epochs=max_epochs,
+        n_jobs=n_jobs,
+        random_state=random_state,
+    )
     if (dataset, task) == ("kdef", "identity"):
         protocol = identity_protocol(root, n_folds=n_splits, **common)
     elif (dataset, task) == ("kdef", "expression"):

@@ -78,8 +78,19 @@ def test_bad_arguments_are_exit_2(capsys):
 
 def test_evaluate_kdef_identity_end_to_end(make_kdef_tree, capsys, tmp_path):
     tree = make_kdef_tree(subjects=("F01", "M02", "F03"), expressions=("HA", "NE"))
-    argv = ["evaluate", "kdef", str(tree.root), "--task", "identity", "--classifier", "svc",
-            "--n-splits", "2", "--cache-dir", str(tmp_path / "cache")]
+    argv = [
+        "evaluate",
+        "kdef",
+        str(tree.root),
+        "--task",
+        "identity",
+        "--classifier",
+        "svc",
+        "--n-splits",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert main(argv) == 0
     report = capsys.readouterr().out
     assert "KDEF identity: 3 people" in report
@@ -94,8 +105,17 @@ def test_evaluate_kdef_identity_end_to_end(make_kdef_tree, capsys, tmp_path):
 
 def test_evaluate_kdef_expression_with_resnet(make_kdef_tree, capsys):
     tree = make_kdef_tree(subjects=("F01", "M02"), expressions=("HA", "NE"), angles=("S",))
-    argv = ["evaluate", "kdef", str(tree.root), "--task", "expression", "--n-splits", "2",
-            "--max-epochs", "2"]
+    argv = [
+        "evaluate",
+        "kdef",
+        str(tree.root),
+        "--task",
+        "expression",
+        "--n-splits",
+        "2",
+        "--max-epochs",
+        "2",
+    ]
     assert main(argv) == 0
     report = capsys.readouterr().out
     assert "subject-disjoint" in report and "happy" in report and "neutral" in report
@@ -107,7 +127,18 @@ def test_evaluate_fei_gender_needs_labels(make_fei_tree, capsys, tmp_path):
     assert "gender_table" in capsys.readouterr().err
     table = tmp_path / "gender.csv"
     table.write_text("subject,gender\n1,female\n2,male\n3,female\n4,male\n")
-    argv = ["evaluate", "fei", str(tree.root), "--task", "gender", "--gender-table", str(table),
-            "--classifier", "svc", "--n-splits", "2"]
+    argv = [
+        "evaluate",
+        "fei",
+        str(tree.root),
+        "--task",
+        "gender",
+        "--gender-table",
+        str(table),
+        "--classifier",
+        "svc",
+        "--n-splits",
+        "2",
+    ]
     assert main(argv) == 0
     assert "FEI gender: 4 people" in capsys.readouterr().out

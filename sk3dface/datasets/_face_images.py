@@ -55,19 +55,20 @@ def warp_image(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
 
     height, width = image.shape[:2]
     border = np.array(
-        [[x, y] for x in np.linspace(0, width - 1, 5) for y in np.linspace(0, height - 1, 5)
-         if x in (0, width - 1) or y in (0, height - 1)]
+        [
+            [x, y]
+            for x in np.linspace(0, width - 1, 5)
+            for y in np.linspace(0, height - 1, 5)
+            if x in (0, width - 1) or y in (0, height - 1)
+        ]
     )
     keep = np.isfinite(source).all(1) & np.isfinite(target).all(1)
     targets = np.vstack([target[keep], border])
     sources = np.vstack([source[keep], border])
-    # interpolate on a coarse grid, then resize: the map is piecewise linear and smooth
-    step = 4
-    gx, gy = np.meshgrid(np.arange(0, width + step, step), np.arange(0, height + step, step))
-    lookup = LinearNDInterpolator(targets, sources)(gx, gy)
-    lookup = np.where(np.isnan(lookup), np.stack([gx, gy], -1), lookup).astype(np.float32)
-    map_x = cv2.resize(lookup[..., 0], (gx.shape[1] * step, gx.shape[0] * step))[:height, :width]
-    map_y = cv2.resize(lookup[..., 1], (gx.shape[1] * step, gx.shape[0] * step))[:height, :width]
+    gx, gy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    lookup = LinearNDInterpolator(targets, sources)(gx, gy).astype(np.float32)
+    map_x = np.where(np.isnan(lookup[..., 0]), gx, lookup[..., 0])
+    map_y = np.where(np.isnan(lookup[..., 1]), gy, lookup[..., 1])
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
@@ -142,7 +143,7 @@ def make_synthetic_face_images(
     --------
     >>> from sk3dface.datasets import make_synthetic_face_images
     >>> data = make_synthetic_face_images(2, 2, 1, random_state=0)
-    >>> len(data.images), sorted(set(data.expression))
+    >>> len(data.images), sorted(set(data.expression.tolist()))
     (4, ['happy', 'neutral'])
     """
     import cv2
@@ -158,8 +159,9 @@ def make_synthetic_face_images(
         raise ValueError(f"n_subjects and n_views must be >= 1; got {n_subjects}, {n_views}.")
     rng = check_random_state(random_state)
     image = _photo(photo)
-    image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])),
-                       interpolation=cv2.INTER_AREA)
+    image = cv2.resize(
+        image, (width, round(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA
+    )
     base = FaceLandmarker(on_error="raise").fit_transform([image])
     if np.isnan(base).any():
         raise FaceNotFoundError("no face was found in the photo given to warp")
@@ -188,8 +190,14 @@ def make_synthetic_face_images(
                 # the face deforms (identity, expression, yaw) by a local warp; roll, scale
                 # and position change the whole image rigidly, as a real camera would
                 moved = model.project_landmarks(
-                    alpha, beta, yaw=yaw0 + yaw, pitch=pitch0, roll=roll0,
-                    tx=tx0, ty=ty0, scale=scale0,
+                    alpha,
+                    beta,
+                    yaw=yaw0 + yaw,
+                    pitch=pitch0,
+                    roll=roll0,
+                    tx=tx0,
+                    ty=ty0,
+                    scale=scale0,
                 )
                 local = base_points + (moved - base_model)
                 similarity = cv2.getRotationMatrix2D(
@@ -197,12 +205,23 @@ def make_synthetic_face_images(
                 )
                 similarity[:, 2] += rng.uniform(-0.04, 0.04, 2) * width
                 warped = warp_image(image, base_points, local)
-                images.append(cv2.warpAffine(warped, similarity, warped.shape[1::-1],
-                                             borderMode=cv2.BORDER_REFLECT))
+                images.append(
+                    cv2.warpAffine(
+                        warped, similarity, warped.shape[1::-1], borderMode=cv2.BORDER_REFLECT
+                    )
+                )
                 target = local @ similarity[:, :2].T + similarity[:, 2]
-                rows.append({"subject": f"S{subject:02d}", "expression": name, "view": view,
-                             "alpha": alpha, "beta": beta, "yaw": yaw0 + yaw,
-                             "landmarks": target})
+                rows.append(
+                    {
+                        "subject": f"S{subject:02d}",
+                        "expression": name,
+                        "view": view,
+                        "alpha": alpha,
+                        "beta": beta,
+                        "yaw": yaw0 + yaw,
+                        "landmarks": target,
+                    }
+                )
     return Bunch(
         images=images,
         subject=np.array([r["subject"] for r in rows]),
