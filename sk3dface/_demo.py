@@ -28,26 +28,18 @@ from sklearn.model_selection import (
     cross_val_predict,
     cross_val_score,
 )
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from sk3dface.exceptions import FailedSamplesWarning
 
 
 def _coefficient_pipeline(coefficients: str, multiview: str, classifier: Any, memory=None):
-    from sk3dface import CoefficientSelector, MorphableCoefficientExtractor, MultiViewAggregator
+    """The protocols' pipeline without its landmarker: it starts from landmarks."""
+    from sk3dface.protocols import make_pipeline
 
-    return Pipeline(
-        [
-            ("extractor", MorphableCoefficientExtractor(multiview=multiview)),
-            ("aggregator", MultiViewAggregator(method="mean")),
-            ("selector", CoefficientSelector(coefficients)),
-            ("scaler", StandardScaler()),
-            ("classifier", classifier),
-        ],
-        memory=memory,
-    ).set_output(transform="pandas")  # column names carry the coefficient layout
+    return make_pipeline(coefficients, multiview=multiview, classifier=classifier, memory=memory)[
+        1:
+    ]
 
 
 class _Table:

@@ -79,6 +79,7 @@ class ProtocolReport:
     per_class: pd.DataFrame
     n_samples: int
     n_dropped: int
+    n_images_without_face: int
     seconds: float
     description: str = ""
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -92,7 +93,8 @@ class ProtocolReport:
         folds = ", ".join(f"{a:.3f}" for a in self.fold_accuracy)
         lines = [
             self.description,
-            f"task: {self.task}   samples: {self.n_samples}   dropped (no face in any view): "
+            f"task: {self.task}   samples: {self.n_samples}   images without a face: "
+            f"{self.n_images_without_face}   samples dropped (no face in any view): "
             f"{self.n_dropped}   time: {self.seconds:.1f} s",
             f"accuracy: {self.accuracy:.3f} ± {np.std(self.fold_accuracy):.3f} "
             f"over {len(self.fold_accuracy)} folds ({folds})",
@@ -486,6 +488,7 @@ def evaluate_protocol(
         per_class=per_class,
         n_samples=int(usable.sum()),
         n_dropped=int((~usable).sum()),
+        n_images_without_face=int(np.isnan(table).all(axis=1).sum()),
         seconds=time.perf_counter() - start,
         description=protocol.description,
         predictions=predictions,

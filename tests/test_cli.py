@@ -94,6 +94,7 @@ def test_evaluate_kdef_identity_end_to_end(make_kdef_tree, capsys, tmp_path):
     assert main(argv) == 0
     report = capsys.readouterr().out
     assert "KDEF identity: 3 people" in report
+    assert "images without a face: 0 " in report
     accuracy = float(report.split("accuracy: ")[1].split()[0])
     assert accuracy > 1 / 3  # better than chance on three distinct faces
     for subject in ("F01", "M02", "F03"):
