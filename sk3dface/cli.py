@@ -1,15 +1,17 @@
 """The ``sk3dface`` command line: ``demo``, ``landmarks``, ``fit`` and ``evaluate``.
 
-Exit codes: 0 success, 1 a data or model problem (missing root, unreadable model, no usable
-images), 2 bad arguments (argparse's own convention).
+Exit codes: 0 success; 1 a data or model problem (missing root, unreadable model, images
+without landmarks: ``landmarks`` and ``fit`` still write a row for every image and name the
+failed ones); 2 bad arguments (argparse's own convention); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 TASKS = {"kdef": ("identity", "expression"), "fei": ("gender",)}
 
@@ -18,16 +20,40 @@ class CommandError(Exception):
     """A problem with the user's data or files, reported as a one-line message and exit 1."""
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-jobs", type=int, default=1, help="parallel jobs (joblib); -1 = all")
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _n_jobs(text: str) -> int:
+    value = _int_at_least(-(2**31))(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive number of jobs or -1 (all cores)")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, cache_help: str) -> None:
+    parser.add_argument(
+        "--n-jobs", type=_n_jobs, default=1, help="parallel jobs (joblib); -1 = all cores"
+    )
+    parser.add_argument("--cache-dir", default=None, help=cache_help)
     parser.add_argument("--verbose", action="store_true", help="show progress bars")
 
 
-def _existing_files(paths: Sequence[str]) -> list[str]:
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
-        raise CommandError(f"no such image file: {', '.join(missing[:5])}")
-    return list(paths)
+def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "--upsample", type=_int_at_least(0), default=0, help="dlib HOG upsampling (small faces)"
+    )
+    _add_common(parser, "joblib cache for landmarks (keyed by file contents)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -39,19 +65,15 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="end-to-end demo on built-in data")
     demo.add_argument("--out", default="demo_output", help="folder for the table and plots")
     demo.add_argument("--quick", action="store_true", help="smaller data and models (~1 min)")
-    demo.add_argument("--random-state", type=int, default=0)
-    demo.add_argument("--cache-dir", default=None, help="joblib cache for Pipeline(memory=...)")
-    _add_common(demo)
+    demo.add_argument("--random-state", type=_int_at_least(0), default=0)
+    _add_common(demo, "joblib cache for Pipeline(memory=...)")
 
-    landmarks = commands.add_parser("landmarks", help="detect 68 landmarks, print them as CSV")
-    landmarks.add_argument("images", nargs="+", metavar="IMAGE")
+    landmarks = commands.add_parser("landmarks", help="detect 68 landmarks, write them as CSV")
     landmarks.add_argument("--out", default=None, help="CSV file (default: standard output)")
     landmarks.add_argument("--plot", default=None, metavar="DIR", help="save overlays as PNG")
-    landmarks.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
-    _add_common(landmarks)
+    _add_landmarker_options(landmarks)
 
     fit = commands.add_parser("fit", help="fit a morphable model to images, write coefficients")
-    fit.add_argument("images", nargs="+", metavar="IMAGE")
     fit.add_argument("--model", default="default", help="model file or 'default'")
     fit.add_argument("--out", required=True, help="CSV file for the coefficients")
     fit.add_argument(
@@ -59,7 +81,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="treat all images as views of one person (joint fit, one row)",
     )
-    _add_common(fit)
+    _add_landmarker_options(fit)
 
     evaluate = commands.add_parser("evaluate", help="run a paper protocol on KDEF or FEI")
     evaluate.add_argument("dataset", choices=sorted(TASKS))
@@ -69,27 +91,75 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", default="default", help="model file or 'default'")
     evaluate.add_argument("--classifier", default="resnet", choices=["resnet", "svc"])
-    evaluate.add_argument("--n-splits", type=int, default=5, help="cross-validation folds")
+    evaluate.add_argument(
+        "--n-splits", type=_int_at_least(2), default=5, help="cross-validation folds"
+    )
     evaluate.add_argument(
         "--gender-table", default=None, help="CSV with columns subject,gender (FEI gender)"
     )
-    evaluate.add_argument("--max-epochs", type=int, default=None)
-    evaluate.add_argument("--cache-dir", default=None, help="joblib cache for landmarks/fits")
-    evaluate.add_argument("--random-state", type=int, default=0)
-    _add_common(evaluate)
+    evaluate.add_argument("--max-epochs", type=_int_at_least(1), default=None)
+    evaluate.add_argument("--random-state", type=_int_at_least(0), default=0)
+    _add_common(evaluate, "joblib cache for landmarks and fits")
     return parser
 
 
-def _landmarks(args: argparse.Namespace) -> None:
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Combinations argparse cannot check itself; exit 2 like argparse."""
+    if args.command != "evaluate":
+        return
+    if args.task not in TASKS[args.dataset]:
+        parser.error(
+            f"--task {args.task} is not available for {args.dataset}; "
+            f"choose {' or '.join(TASKS[args.dataset])}"
+        )
+    if args.gender_table is not None and args.dataset != "fei":
+        parser.error("--gender-table only applies to fei")
+
+
+def _check_out(path: str | None) -> None:
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise CommandError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+
+
+def _detect(args: argparse.Namespace, images: list[str]) -> tuple[Any, int]:
+    """Landmarks of every image (NaN rows for failures, each named on standard error)."""
+    from sk3dface import FaceLandmarker
+    from sk3dface.protocols import _collect_failures, landmark_table
+
+    landmarker = FaceLandmarker(upsample=args.upsample, n_jobs=args.n_jobs, verbose=args.verbose)
+    with _collect_failures() as failures:
+        points = landmark_table(images, landmarker, args.cache_dir)
+    for failure in failures:
+        print(
+            f"sk3dface {args.command}: {images[failure.sample]}: {failure.error}", file=sys.stderr
+        )
+    if len(failures) == len(images):
+        raise CommandError(f"none of the {len(images)} image(s) gave landmarks (see above)")
+    return points, len(failures)
+
+
+def _partial(args: argparse.Namespace, n_failed: int, n_images: int) -> int:
+    if not n_failed:
+        return 0
+    print(
+        f"sk3dface {args.command}: {n_failed} of {n_images} image(s) gave no landmarks; "
+        "their cells are empty",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _landmarks(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from sk3dface import FaceLandmarker
+    from sk3dface._validation import N_LANDMARKS
 
-    images = _existing_files(args.images)
-    landmarker = FaceLandmarker(upsample=args.upsample, n_jobs=args.n_jobs, verbose=args.verbose)
-    points = landmarker.fit_transform(images)
-    frame = pd.DataFrame(points, columns=landmarker.get_feature_names_out())
+    _check_out(args.out)
+    images = list(args.images)
+    points, n_failed = _detect(args, images)
+    columns = [f"v0_{axis}{i}" for i in range(N_LANDMARKS) for axis in "xy"]
+    frame = pd.DataFrame(points, columns=columns)
     frame.insert(0, "image", images)
     frame.to_csv(args.out if args.out else sys.stdout, index=False, float_format="%.2f")
     if args.plot:
@@ -97,41 +167,43 @@ def _landmarks(args: argparse.Namespace) -> None:
 
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        for image, row in zip(images, points, strict=True):
-            save_landmark_overlay(image, row.reshape(-1, 2), out / f"{Path(image).stem}.png")
-    n_failed = int(np.isnan(points).all(axis=1).sum())
-    if n_failed == len(images):
-        raise CommandError("no face was found in any image")
+        used: set[str] = set()
+        for i, (image, row) in enumerate(zip(images, points, strict=True)):
+            if np.isnan(row).all():  # no landmarks: nothing to draw
+                continue
+            name = Path(image).stem
+            name = name if name not in used else f"{name}_{i}"  # same name, other folder
+            used.add(name)
+            save_landmark_overlay(image, row, out / f"{name}.png")
+    return _partial(args, n_failed, len(images))
 
 
-def _fit(args: argparse.Namespace) -> None:
+def _fit(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sk3dface import FaceLandmarker, MorphableCoefficientExtractor
-    from sk3dface._model_io import load_model
+    from sk3dface import MorphableCoefficientExtractor
+    from sk3dface.protocols import _landmark_model
 
-    images = _existing_files(args.images)
-    model = load_model(args.model)
-    samples = [tuple(images)] if args.view_set else images
-    landmarker = FaceLandmarker(n_jobs=args.n_jobs, verbose=args.verbose)
+    _check_out(args.out)
+    model = _landmark_model(args.model)  # a bad model file fails before any image is read
+    images = list(args.images)
+    points, n_failed = _detect(args, images)
+    if args.view_set:
+        points = points.reshape(1, -1)  # view blocks side by side: one sample
     extractor = MorphableCoefficientExtractor(
         model=model, multiview="joint" if args.view_set else "independent"
     )
-    coefficients = extractor.fit_transform(landmarker.fit_transform(samples))
+    coefficients = extractor.fit_transform(points)
     frame = pd.DataFrame(coefficients, columns=extractor.get_feature_names_out())
     frame.insert(0, "image", [";".join(images)] if args.view_set else images)
     frame.to_csv(args.out, index=False, float_format="%.6g")
     print(f"wrote {len(frame)} row(s) x {coefficients.shape[1]} coefficients to {args.out}")
+    return _partial(args, n_failed, len(images))
 
 
-def _evaluate(args: argparse.Namespace) -> None:
+def _evaluate(args: argparse.Namespace) -> int:
     from sk3dface.protocols import run_protocol
 
-    if args.task not in TASKS[args.dataset]:
-        raise CommandError(
-            f"task {args.task!r} is not available for {args.dataset}; "
-            f"choose one of {', '.join(TASKS[args.dataset])}"
-        )
     if not Path(args.root).is_dir():
         raise CommandError(f"data set root {args.root!r} is not a folder")
     report = run_protocol(
@@ -149,9 +221,10 @@ def _evaluate(args: argparse.Namespace) -> None:
         verbose=args.verbose,
     )
     print(report.to_text())
+    return 0
 
 
-def _demo(args: argparse.Namespace) -> None:
+def _demo(args: argparse.Namespace) -> int:
     from sk3dface._demo import run_demo
 
     run_demo(
@@ -162,20 +235,43 @@ def _demo(args: argparse.Namespace) -> None:
         random_state=args.random_state,
         verbose=args.verbose,
     )
+    return 0
 
 
 COMMANDS = {"demo": _demo, "landmarks": _landmarks, "fit": _fit, "evaluate": _evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``sk3dface`` command line; returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    """Run the ``sk3dface`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    exit_code : int
+        0 success, 1 a data or model problem, 130 interrupted (bad arguments exit with
+        status 2 through ``SystemExit``, as argparse does).
+
+    Examples
+    --------
+    >>> from sk3dface.cli import main
+    >>> main(["evaluate", "kdef", "/no/such/folder", "--task", "identity"])
+    1
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    _check_arguments(parser, args)
     try:
-        COMMANDS[args.command](args)
+        return COMMANDS[args.command](args)
     except (CommandError, ValueError, OSError) as error:
         print(f"sk3dface {args.command}: error: {error}", file=sys.stderr)
         return 1
-    return 0
+    except KeyboardInterrupt:
+        print(f"sk3dface {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

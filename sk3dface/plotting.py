@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sk3dface._validation import N_LANDMARKS
+
 # iBUG-68 outline as polylines: (first index, last index, closed)
 IBUG_CONTOURS: tuple[tuple[int, int, bool], ...] = (
     (0, 16, False),  # jaw
@@ -25,6 +27,16 @@ IBUG_CONTOURS: tuple[tuple[int, int, bool], ...] = (
 )
 
 
+def _points(values: Any, n_dims: int, name: str) -> np.ndarray:
+    points = np.asarray(values, dtype=float)
+    if points.size != N_LANDMARKS * n_dims:
+        raise ValueError(
+            f"{name} must hold the 68 iBUG points with {n_dims} coordinates each, shape "
+            f"({N_LANDMARKS}, {n_dims}) or ({N_LANDMARKS * n_dims},); got shape {points.shape}."
+        )
+    return points.reshape(N_LANDMARKS, n_dims)
+
+
 def _polylines(points: np.ndarray) -> list[np.ndarray]:
     lines = []
     for first, last, closed in IBUG_CONTOURS:
@@ -33,7 +45,9 @@ def _polylines(points: np.ndarray) -> list[np.ndarray]:
     return lines
 
 
-def plot_landmarks(image: Any, landmarks: np.ndarray, ax: Any = None, *, color: str = "lime"):
+def plot_landmarks(
+    image: Any, landmarks: np.ndarray, ax: Any = None, *, color: str = "lime"
+) -> Any:
     """Draw 68 iBUG landmarks (pixels, see docs/conventions.md) over an image.
 
     Parameters
@@ -58,10 +72,14 @@ def plot_landmarks(image: Any, landmarks: np.ndarray, ax: Any = None, *, color: 
     >>> ax = plot_landmarks(None, np.random.default_rng(0).uniform(0, 100, (68, 2)))
     >>> len(ax.lines)
     9
+    >>> plot_landmarks(None, np.zeros(10))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: landmarks must hold the 68 iBUG points with 2 coordinates each, ...(10,).
     """
     import matplotlib.pyplot as plt
 
-    points = np.asarray(landmarks, dtype=float).reshape(68, 2)
+    points = _points(landmarks, 2, "landmarks")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     if image is not None:
@@ -78,7 +96,7 @@ def plot_landmarks(image: Any, landmarks: np.ndarray, ax: Any = None, *, color: 
     return ax
 
 
-def plot_shape(points: np.ndarray, ax: Any = None, *, title: str | None = None):
+def plot_shape(points: np.ndarray, ax: Any = None, *, title: str | None = None) -> Any:
     """Draw a 68-landmark 3-D shape (model space: x left, y up, z towards the camera).
 
     Parameters
@@ -104,7 +122,9 @@ def plot_shape(points: np.ndarray, ax: Any = None, *, title: str | None = None):
     """
     import matplotlib.pyplot as plt
 
-    points = np.asarray(points, dtype=float).reshape(68, 3)
+    points = _points(points, 3, "points")
+    if not np.isfinite(points).any():
+        raise ValueError("points are all NaN: there is no shape to draw.")
     if ax is None:
         fig = plt.figure(figsize=(5, 5))
         ax = fig.add_subplot(projection="3d")
@@ -115,7 +135,8 @@ def plot_shape(points: np.ndarray, ax: Any = None, *, title: str | None = None):
     ax.set_xlabel("x (left)")
     ax.set_ylabel("z (front)")
     ax.set_zlabel("y (up)")
-    ax.set_box_aspect(np.ptp(points[:, [0, 2, 1]], axis=0))  # true proportions
+    extent = np.nanmax(points, axis=0) - np.nanmin(points, axis=0)
+    ax.set_box_aspect(np.maximum(extent[[0, 2, 1]], 1e-6 * extent.max()))  # true proportions
     ax.view_init(elev=10, azim=-60)
     if title:
         ax.set_title(title)

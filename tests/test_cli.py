@@ -27,10 +27,45 @@ def test_landmarks_prints_csv_to_stdout(capsys):
     assert header.startswith("image,v0_x0,v0_y0,v0_x1")
 
 
-def test_missing_image_is_exit_1_with_message(tmp_path, capsys):
-    missing = tmp_path / "nope.jpg"
-    assert main(["landmarks", str(missing)]) == 1
-    assert f"no such image file: {missing}" in capsys.readouterr().err
+def test_a_bad_image_does_not_lose_the_others(tmp_path, capsys):
+    missing, out = tmp_path / "nope.jpg", tmp_path / "landmarks.csv"
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")  # unreadable
+    argv = ["landmarks", str(missing), GRACE, str(empty), "--out", str(out)]
+    assert main([*argv, "--plot", str(tmp_path / "plots")]) == 1  # partial failure
+    err = capsys.readouterr().err
+    assert f"{missing}: Cannot read image" in err and "no such file" in err
+    assert str(empty) in err and "2 of 3 image(s) gave no landmarks" in err
+    frame = pd.read_csv(out)
+    assert frame["image"].tolist() == [str(missing), GRACE, str(empty)]
+    assert frame.iloc[1, 1:].notna().all() and frame.iloc[[0, 2], 1:].isna().all().all()
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["grace_hopper.png"]
+
+
+def test_no_usable_image_is_exit_1(tmp_path, capsys):
+    assert main(["landmarks", str(tmp_path / "nope.jpg")]) == 1
+    assert "none of the 1 image(s) gave landmarks" in capsys.readouterr().err
+
+
+def test_landmark_cache_is_used(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    argv = ["landmarks", GRACE, "--cache-dir", str(cache)]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert len(list(cache.rglob("output.pkl"))) == 1
+    assert main([*argv, "--n-jobs", "2"]) == 0  # jobs do not change the result: same entry
+    assert capsys.readouterr().out == first
+    assert len(list(cache.rglob("output.pkl"))) == 1
+
+
+def test_same_file_names_in_two_folders_get_two_plots(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "face.jpg").write_bytes(Path(GRACE).read_bytes())
+    images = [str(tmp_path / folder / "face.jpg") for folder in ("a", "b")]
+    argv = ["landmarks", *images, "--out", str(tmp_path / "l.csv"), "--plot", str(tmp_path / "p")]
+    assert main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["face.png", "face_1.png"]
 
 
 def test_fit_writes_coefficients(tmp_path):
@@ -49,31 +84,66 @@ def test_fit_view_set_is_one_row(tmp_path):
     assert len(frame) == 1 and "v1_alpha_0" in frame.columns
 
 
-def test_fit_unknown_model_format_is_exit_1(tmp_path, capsys):
-    bogus = tmp_path / "model.txt"
-    bogus.write_text("not a model")
-    assert main(["fit", GRACE, "--model", str(bogus), "--out", str(tmp_path / "c.csv")]) == 1
-    assert "model.txt" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [("model.txt", "model.txt"), ("missing.npz", "model file not found")],
+)
+def test_fit_bad_model_is_exit_1_before_reading_images(tmp_path, capsys, model, message):
+    (tmp_path / "model.txt").write_text("not a model")
+    argv = ["fit", str(tmp_path / "no.jpg"), "--model", str(tmp_path / model)]
+    assert main([*argv, "--out", str(tmp_path / "c.csv")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "no.jpg" not in err  # the model failed first
+
+
+def test_fit_out_folder_must_exist(tmp_path, capsys):
+    assert main(["fit", GRACE, "--out", str(tmp_path / "no" / "c.csv")]) == 1
+    assert "does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["evaluate", "kdef", "{missing}", "--task", "identity"], "is not a folder"),
-        (["evaluate", "fei", "{root}", "--task", "identity"], "not available for fei"),
+        (["evaluate", "kdef", "{root}", "--task", "identity"], "{root}"),
+        (
+            ["evaluate", "kdef", "{kdef}", "--task", "identity", "--model", "{missing}"],
+            "model file not found",
+        ),
+        (
+            ["evaluate", "fei", "{fei}", "--task", "gender", "--gender-table", "{missing}"],
+            "Cannot read the FEI gender table",
+        ),
     ],
 )
-def test_evaluate_bad_data_is_exit_1(tmp_path, capsys, argv, message):
-    argv = [a.format(missing=tmp_path / "none", root=tmp_path) for a in argv]
+def test_evaluate_bad_data_is_exit_1(tmp_path, capsys, kdef_tree, fei_tree, argv, message):
+    where = dict(missing=tmp_path / "none", root=tmp_path, kdef=kdef_tree.root, fei=fei_tree.root)
+    argv = [a.format(**where) for a in argv]
     assert main(argv) == 1
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("sk3dface evaluate: error: ") and message.format(**where) in err
 
 
-def test_bad_arguments_are_exit_2(capsys):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "lfw", "root", "--task", "identity"], "invalid choice: 'lfw'"),
+        (["evaluate", "fei", "root", "--task", "identity"], "not available for fei"),
+        (["evaluate", "kdef", "r", "--task", "identity", "--gender-table", "g.csv"], "only"),
+        (["evaluate", "kdef", "r", "--task", "identity", "--n-splits", "1"], "at least 2"),
+        (["evaluate", "kdef", "r", "--task", "identity", "--max-epochs", "0"], "at least 1"),
+        (["evaluate", "kdef", "r", "--task", "identity", "--n-jobs", "0"], "-1 (all cores)"),
+        (["landmarks", "a.jpg", "--n-jobs", "two"], "expected an integer, got 'two'"),
+        (["landmarks", "a.jpg", "--upsample", "-1"], "at least 0"),
+        (["fit", "a.jpg"], "--out"),
+        (["demo", "--random-state", "-3"], "at least 0"),
+    ],
+)
+def test_bad_arguments_are_exit_2(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
-        main(["evaluate", "lfw", "root", "--task", "identity"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "invalid choice: 'lfw'" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_evaluate_kdef_identity_end_to_end(make_kdef_tree, capsys, tmp_path):
@@ -90,11 +160,13 @@ def test_evaluate_kdef_identity_end_to_end(make_kdef_tree, capsys, tmp_path):
         "2",
         "--cache-dir",
         str(tmp_path / "cache"),
+        "--n-jobs",
+        "2",
     ]
     assert main(argv) == 0
     report = capsys.readouterr().out
     assert "KDEF identity: 3 people" in report
-    assert "images without a face: 0 " in report
+    assert "images without landmarks: 0\n" in report
     accuracy = float(report.split("accuracy: ")[1].split()[0])
     assert accuracy > 1 / 3  # better than chance on three distinct faces
     for subject in ("F01", "M02", "F03"):

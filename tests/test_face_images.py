@@ -44,11 +44,30 @@ def test_deterministic_given_random_state():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_expressions": 6}, "n_expressions must be in"), ({"n_views": 0}, "must be >= 1")],
+    [
+        ({"n_expressions": 6}, "'n_expressions' parameter .* in the range \\[1, 5\\]"),
+        ({"n_views": 0}, "'n_views' parameter"),
+        ({"n_subjects": 1.5}, "'n_subjects' parameter"),
+        ({"yaw_range": 60.0}, "'yaw_range' parameter"),
+        ({"width": 10}, "'width' parameter"),
+    ],
 )
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic_face_images(**{"n_subjects": 1, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("image", "source", "target", "message"),
+    [
+        (np.zeros((5,), np.uint8), [[1.0, 1.0]], [[2.0, 2.0]], "H×W or H×W×C"),
+        (np.zeros((9, 9, 3), np.uint8), [[1.0, 1.0]], [[2.0, 2.0], [3, 3]], "got \\(1, 2\\)"),
+        (np.zeros((9, 9, 3), np.uint8), [1.0, 1.0], [2.0, 2.0], "shape \\(n_points, 2\\)"),
+    ],
+)
+def test_warp_refuses_bad_shapes(image, source, target, message):
+    with pytest.raises(ValueError, match=message):
+        warp_image(image, source, target)
 
 
 def test_a_photo_without_a_face_is_refused():

@@ -9,10 +9,12 @@ from images on data with known identities and expressions.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 # expression classes as (name, {expression mode name: coefficient}) of the default model
 EXPRESSIONS: tuple[tuple[str, dict[str, float]], ...] = (
@@ -53,6 +55,15 @@ def warp_image(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
     import cv2
     from scipy.interpolate import LinearNDInterpolator
 
+    image = np.asarray(image)
+    source, target = np.asarray(source, dtype=float), np.asarray(target, dtype=float)
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 2:
+        raise ValueError(f"image must be an H×W or H×W×C array; got shape {image.shape}.")
+    if source.ndim != 2 or source.shape[1:] != (2,) or source.shape != target.shape:
+        raise ValueError(
+            "source and target must both have shape (n_points, 2), x and y in pixels; got "
+            f"{source.shape} and {target.shape}."
+        )
     height, width = image.shape[:2]
     border = np.array(
         [
@@ -82,6 +93,19 @@ def _photo(photo: Any) -> np.ndarray:
     return load_image(photo)
 
 
+@validate_params(
+    {
+        "n_subjects": [Interval(Integral, 1, None, closed="left")],
+        "n_expressions": [Interval(Integral, 1, len(EXPRESSIONS), closed="both")],
+        "n_views": [Interval(Integral, 1, None, closed="left")],
+        "photo": "no_validation",
+        "identity_scale": [Interval(Real, 0, None, closed="left")],
+        "yaw_range": [Interval(Real, 0, 45, closed="both")],
+        "width": [Interval(Integral, 100, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_synthetic_face_images(
     n_subjects: int = 4,
     n_expressions: int = 3,
@@ -121,9 +145,10 @@ def make_synthetic_face_images(
     identity_scale : float, default=1.0
         Standard deviation of the identity coefficients around the photo's own.
     yaw_range : float, default=15.0
-        Largest |yaw| of a view, in degrees.
+        Largest |yaw| of a view, in degrees (at most 45: a 2-D warp cannot turn a face
+        further).
     width : int, default=400
-        The photo is resized to this width first (speed).
+        The photo is resized to this width (at least 100 pixels) first (speed).
     random_state : int, RandomState instance or None, default=None
         Seed for identities and views.
 
@@ -153,10 +178,6 @@ def make_synthetic_face_images(
     from sk3dface._landmarker import FaceLandmarker
     from sk3dface.exceptions import FaceNotFoundError
 
-    if not 1 <= n_expressions <= len(EXPRESSIONS):
-        raise ValueError(f"n_expressions must be in [1, {len(EXPRESSIONS)}]; got {n_expressions}.")
-    if n_subjects < 1 or n_views < 1:
-        raise ValueError(f"n_subjects and n_views must be >= 1; got {n_subjects}, {n_views}.")
     rng = check_random_state(random_state)
     image = _photo(photo)
     image = cv2.resize(
