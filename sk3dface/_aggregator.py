@@ -73,7 +73,7 @@ def _layout(
             "names, e.g. with set_output(transform='pandas') on the pipeline."
         )
     raise ValueError(
-        f"{owner}: X has {n_features} columns, which does not fit {known} with "
+        f"{owner}: X has {n_features} feature(s) (columns), which does not fit {known} with "
         f"{N_POSE} pose/residual columns per view (n_views * (n_alpha + n_beta + {N_POSE}))."
     )
 
@@ -91,7 +91,34 @@ def _layout_from_names(names: list[str]) -> tuple[int, int, int] | None:
     return (n_views, n_alpha, n_beta) if names == expected else None
 
 
-class MultiViewAggregator(TransformerMixin, BaseEstimator):
+class _BlockLayoutMixin:
+    """Input handling shared by the transformers of per-view coefficient blocks."""
+
+    def _fit_layout(self, X: Any, n_views: int | None) -> np.ndarray:
+        """Validate ``X`` in fit and set ``n_views_``, ``n_alpha_``, ``n_beta_``."""
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
+            X.shape[1],
+            getattr(self, "feature_names_in_", None),
+            self.n_alpha,
+            self.n_beta,
+            n_views,
+            type(self).__name__,
+        )
+        return X
+
+    def _check_input(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
     """Combine the per-view coefficient blocks of each sample into one vector.
 
     Input is the output of :class:`~sk3dface.MorphableCoefficientExtractor`: per view
@@ -197,15 +224,7 @@ class MultiViewAggregator(TransformerMixin, BaseEstimator):
         -------
         self : MultiViewAggregator
         """
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
-            X.shape[1],
-            getattr(self, "feature_names_in_", None),
-            self.n_alpha,
-            self.n_beta,
-            self.n_views,
-            type(self).__name__,
-        )
+        X = self._fit_layout(X, self.n_views)
         coef, pose = self._split(X)
         residual = pose[..., _RESIDUAL]
         finite = residual[np.isfinite(residual)]
@@ -228,8 +247,7 @@ class MultiViewAggregator(TransformerMixin, BaseEstimator):
         features : ndarray of shape (n_samples, n_alpha + n_beta + 7)
             ``alpha_*, beta_*, yaw, pitch, roll, tx, ty, scale, residual``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        X = self._check_input(X)
         coef, pose = self._split(X)
         available = np.isfinite(coef).all(-1) & np.isfinite(pose).all(-1)
         empty = np.flatnonzero(~available.any(axis=1))
@@ -326,12 +344,6 @@ class MultiViewAggregator(TransformerMixin, BaseEstimator):
         _check_feature_names_in(self, input_features)
         return np.asarray(block_names(self.n_alpha_, self.n_beta_), dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
-
 
 def _weighted_mean(values, weights, available):
     weights = np.where(available[..., None], weights, 0.0)
@@ -381,7 +393,7 @@ def _split_disagreement(theta, c, phi, first, second):
     return value, grad
 
 
-class CoefficientSelector(TransformerMixin, BaseEstimator):
+class CoefficientSelector(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
     """Keep the identity (alpha), expression (beta) or pose columns of coefficient features.
 
     Works on the output of :class:`~sk3dface.MultiViewAggregator` (one block) and on the
@@ -460,18 +472,10 @@ class CoefficientSelector(TransformerMixin, BaseEstimator):
         -------
         self : CoefficientSelector
         """
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
         n_views = self.n_views
         if n_views is None and (self.n_alpha is None) != (self.n_beta is None):
             n_views = 1
-        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
-            X.shape[1],
-            getattr(self, "feature_names_in_", None),
-            self.n_alpha,
-            self.n_beta,
-            n_views,
-            type(self).__name__,
-        )
+        self._fit_layout(X, n_views)
         n_alpha, n_coef = self.n_alpha_, self.n_alpha_ + self.n_beta_
         keep = {
             "alpha": np.arange(n_alpha),
@@ -494,30 +498,27 @@ class CoefficientSelector(TransformerMixin, BaseEstimator):
         -------
         selected : ndarray of shape (n_samples, n_selected)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-        return X[:, self.columns_]
+        return self._check_input(X)[:, self.columns_]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the kept columns (``alpha_0``, ... or ``v0_alpha_0``, ...).
 
+        The input's own names when it had the extractor's or the aggregator's names, else
+        the block names (with ``v{view}_`` prefixes for several views).
+
         Parameters
         ----------
         input_features : array-like of str or None, default=None
-            Only checked against ``feature_names_in_``.
+            Checked against ``feature_names_in_``.
 
         Returns
         -------
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        _check_feature_names_in(self, input_features)
-        names = block_names(self.n_alpha_, self.n_beta_)
-        if self.n_views_ > 1:
-            names = [f"v{v}_{n}" for v in range(self.n_views_) for n in names]
+        names = [str(n) for n in _check_feature_names_in(self, input_features)]
+        if _layout_from_names(names) is None:  # not the extractor's or aggregator's names
+            names = block_names(self.n_alpha_, self.n_beta_)
+            if self.n_views_ > 1:
+                names = [f"v{v}_{n}" for v in range(self.n_views_) for n in names]
         return np.asarray(names, dtype=object)[self.columns_]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags

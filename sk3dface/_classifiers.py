@@ -411,7 +411,8 @@ def _check_finite_float32(X: np.ndarray, name: str) -> np.ndarray:
             f"(|x| > {_FLOAT32_MAX:.3g}) in {int(too_large.any(axis=1).sum())} samples; "
             "rescale the features (e.g. sklearn.preprocessing.StandardScaler) or drop them."
         )
-    return X.astype(np.float32, copy=False)
+    # torch warns about read-only arrays (pandas' copy-on-write frames, memmaps): copy those
+    return np.require(X, dtype=np.float32, requirements=["C", "W"])
 
 
 class ResNetClassifier(_BaseResNetClassifier):

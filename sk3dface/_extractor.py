@@ -243,15 +243,21 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
     def _report_failures(self, failed: np.ndarray, unusable: np.ndarray) -> None:
         n_failed = int(failed.sum())
         empty = np.flatnonzero(unusable.all(axis=1))
-        if not n_failed and not empty.size:
+        problems = []
+        if n_failed:
+            problems.append(
+                f"{n_failed} of {failed.size} views had landmarks that could not be fitted "
+                "(fewer than 6 finite points, all points equal or collinear, or no finite "
+                "solution)"
+            )
+        if empty.size:
+            problems.append(
+                f"{empty.size} of {len(failed)} samples have no usable view "
+                f"(first: {empty[:5].tolist()})"
+            )
+        if not problems:
             return
-        message = (
-            f"{n_failed} of {failed.size} views had landmarks that could not be fitted "
-            f"(fewer than 6 finite points, all points equal or collinear, or no finite "
-            f"solution) and {empty.size} of {len(failed)} samples have no usable view "
-            f"(first: {empty[:5].tolist()}); "
-            "their coefficients are NaN."
-        )
+        message = " and ".join(problems) + "; their coefficients are NaN."
         if self.on_error == "raise":
             raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
         warnings.warn(message, FailedSamplesWarning, stacklevel=3)
@@ -285,8 +291,8 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
 def _check_layout(n_columns: int) -> None:
     if n_columns % LANDMARK_BLOCK:
         raise ValueError(
-            f"X has {n_columns} columns; MorphableCoefficientExtractor expects landmarks as "
-            f"FaceLandmarker produces them, shape (n_samples, n_views*{LANDMARK_BLOCK}): "
-            f"68 points x (x, y) pixels per view. Check that X holds landmarks, not images "
-            f"or coefficients."
+            f"X has {n_columns} feature(s) (columns); MorphableCoefficientExtractor expects "
+            "landmarks as FaceLandmarker produces them, shape "
+            f"(n_samples, n_views*{LANDMARK_BLOCK}): 68 points x (x, y) pixels per view. "
+            "Check that X holds landmarks, not images or coefficients."
         )

@@ -55,27 +55,35 @@ def _augment_scale_noise(x: torch.Tensor, noise_std: float, scale_jitter: float)
     return x
 
 
-class _BasicBlock1d(nn.Module):
-    """Linear-BN-ReLU-Linear-BN plus shortcut, then ReLU (the basic block, fully connected)."""
+class _BasicBlock(nn.Module):
+    """The basic block: two weight layers with batch normalization, plus a shortcut, then
+    ReLU. Weight layers are ``Linear`` for vectors and 3x3 ``Conv2d`` for images."""
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(self, in_size: int, out_size: int, *, image: bool = False, stride: int = 1):
         super().__init__()
-        self.fc1 = nn.Linear(in_features, out_features, bias=False)
-        self.bn1 = nn.BatchNorm1d(out_features)
-        self.fc2 = nn.Linear(out_features, out_features, bias=False)
-        self.bn2 = nn.BatchNorm1d(out_features)
+        norm = nn.BatchNorm2d if image else nn.BatchNorm1d
+
+        def weight_layer(n_in: int, n_out: int, kernel: int, layer_stride: int) -> nn.Module:
+            if image:
+                return nn.Conv2d(n_in, n_out, kernel, layer_stride, kernel // 2, bias=False)
+            return nn.Linear(n_in, n_out, bias=False)
+
+        self.layer1 = weight_layer(in_size, out_size, 3, stride)
+        self.norm1 = norm(out_size)
+        self.layer2 = weight_layer(out_size, out_size, 3, 1)
+        self.norm2 = norm(out_size)
         # zero-init the last BN of the residual branch: every block starts as the
         # identity, which lets deep stacks train from the first epoch (Goyal et al. 2017)
-        nn.init.zeros_(self.bn2.weight)
+        nn.init.zeros_(self.norm2.weight)
         self.shortcut: nn.Module = nn.Identity()
-        if in_features != out_features:
+        if stride != 1 or in_size != out_size:  # projection shortcut (ResNet's option B)
             self.shortcut = nn.Sequential(
-                nn.Linear(in_features, out_features, bias=False), nn.BatchNorm1d(out_features)
+                weight_layer(in_size, out_size, 1, stride), norm(out_size)
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.fc1(x)))
-        out = self.bn2(self.fc2(out))
+        out = torch.relu(self.norm1(self.layer1(x)))
+        out = self.norm2(self.layer2(out))
         return torch.relu(out + self.shortcut(x))
 
 
@@ -124,7 +132,7 @@ class CoefficientResNet(nn.Module):
         in_features = width
         for n_blocks, out_features in zip(STAGES[depth], widths, strict=True):
             for _ in range(n_blocks):
-                blocks.append(_BasicBlock1d(in_features, out_features))
+                blocks.append(_BasicBlock(in_features, out_features))
                 in_features = out_features
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(in_features, n_classes)
@@ -134,29 +142,6 @@ class CoefficientResNet(nn.Module):
         if self.training:
             x = _augment_scale_noise(x, self.noise_std, self.scale_jitter)
         return self.head(self.blocks(self.stem(x)))
-
-
-class _BasicBlock2d(nn.Module):
-    """The basic block of ResNet-18/34: two 3x3 convolutions plus shortcut."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        nn.init.zeros_(self.bn2.weight)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return torch.relu(out + self.shortcut(x))
 
 
 class ImageResNet(nn.Module):
@@ -213,7 +198,7 @@ class ImageResNet(nn.Module):
         ):
             for j in range(n_blocks):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(_BasicBlock2d(in_ch, out_ch, stride))
+                blocks.append(_BasicBlock(in_ch, out_ch, image=True, stride=stride))
                 in_ch = out_ch
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -121,7 +121,7 @@ def test_resnet34_and_32_block_layout():
     assert STAGES[34] == (3, 4, 6, 3)
     assert STAGES[32] == (5, 5, 5)
     net = CoefficientResNet(80, 7, depth=34, width=64)
-    widths = [block.fc2.out_features for block in net.blocks]
+    widths = [block.layer2.out_features for block in net.blocks]
     assert widths == [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
     image_net = ImageResNet(3, 7, depth=34, width=64)
     out = image_net.eval()(torch.zeros(2, 3, 112, 112, dtype=torch.uint8))
@@ -201,6 +201,17 @@ def test_learning_rate_schedules(coefficients, schedule):
         assert lrs[0] == pytest.approx(1e-2)  # constant, or no plateau in 4 epochs
 
 
+def test_plateau_schedule_halves_a_stalled_learning_rate(coefficients):
+    X, y, _, _ = coefficients
+    # a learning rate too small to lower the loss: the loss stalls, so "plateau" halves it
+    # (patience n_iter_no_change // 2 = 1 epoch), while lr_schedule=None keeps it
+    options = dict(max_epochs=6, lr=1e-6, n_iter_no_change=2, noise_std=0.0, scale_jitter=0.0)
+    plateau = _tiny(lr_schedule="plateau", **options).fit(X, y)
+    constant = _tiny(lr_schedule=None, **options).fit(X, y)
+    assert plateau.net_.optimizer_.param_groups[0]["lr"] <= 0.5e-6
+    assert constant.net_.optimizer_.param_groups[0]["lr"] == 1e-6
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", torch.optim.RMSprop])
 def test_optimizers(coefficients, optimizer):
     X, y, _, _ = coefficients
@@ -254,6 +265,27 @@ def test_clone_get_set_params():
     assert (clf.depth, clf.lr) == (10, 0.1)
     with pytest.raises(InvalidParameterError, match="'depth' parameter"):
         _tiny(depth=33).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_pandas_and_read_only_float32_input(coefficients):
+    import pandas as pd
+
+    X, y, X_test, _ = coefficients
+    columns = [f"alpha_{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X.astype(np.float32), columns=columns)
+    read_only = X_test.astype(np.float32)
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's "The given NumPy array is not writable"
+        clf = _tiny(max_epochs=2).fit(frame, pd.Series(y))
+        proba = clf.predict_proba(pd.DataFrame(read_only, columns=columns))
+        writable = pd.DataFrame(X_test.astype(np.float32), columns=columns)
+        np.testing.assert_array_equal(clf.predict_proba(writable), proba)
+    assert clf.feature_names_in_.tolist() == columns
+    # torch warns only once per process, so check what reaches it directly as well
+    read_only_frame = pd.DataFrame(read_only, columns=columns)
+    assert not read_only_frame.to_numpy().flags.writeable  # pandas' copy-on-write
+    assert clf._validate_X(read_only_frame, reset=False).flags.writeable
 
 
 def test_pipeline_grid_search_and_cross_val(coefficients):

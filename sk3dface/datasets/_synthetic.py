@@ -118,7 +118,8 @@ def make_synthetic_faces(
     expression_jitter : float, default=0.25
         Standard deviation of a sample's expression around its class prototype.
     camera : {"orthographic", "perspective"}, default="orthographic"
-        Camera model, as in :func:`sk3dface._morphable_model.project`.
+        Camera model (see ``docs/conventions.md``), as in
+        :meth:`~sk3dface.MorphableModel.project_landmarks`.
     focal_length : float or None, default=None
         Focal length in pixels for ``camera="perspective"`` (default ``4 * face_width``).
     random_state : int, RandomState instance or None, default=None
