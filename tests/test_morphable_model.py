@@ -160,8 +160,8 @@ def test_positive_pitch_moves_the_nose_down(face):
     assert _uv(face, pitch=15.0)[30, 1] > _uv(face)[30, 1] + 5
 
 
-def test_positive_roll_is_clockwise_in_the_image(face):
-    # counter-clockwise in model space: the subject's left eye (x > 0) rises, i.e. v decreases
+def test_positive_roll_is_counter_clockwise_on_screen(face):
+    # counter-clockwise in model space and on screen: the subject's left eye (x > 0) rises
     assert _uv(face, roll=10.0)[45, 1] < _uv(face)[45, 1] - 5
     assert _uv(face, roll=10.0)[36, 1] > _uv(face)[36, 1] + 5
 
