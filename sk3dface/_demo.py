@@ -104,7 +104,9 @@ def _landmark_level(
         missing_rate=0.1,
         random_state=random_state,
     )  # people and expressions close enough together that the task is not trivial
-    X, subject, expression = data.X, data.subject, data.expression
+    X, subject = data.X, data.subject
+    # class 0 is the neutral face, the others random FACS-like prototypes: name them so
+    expression = np.array(["neutral"] + [f"E{k}" for k in range(1, 7)])[data.expression]
     print(
         f"[1] synthetic landmarks: {len(X)} view sets of 3 views, 10 people, 7 expressions, "
         "2 px landmark noise"
