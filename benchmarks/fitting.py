@@ -33,6 +33,7 @@ from sk3dface import (
     MultiViewAggregator,
     load_model,
 )
+from sk3dface._layout import N_POSE, CoefficientLayout
 from sk3dface.datasets import make_synthetic_faces
 
 SHARED = Path(os.environ.get("SK3DFACE_SHARED", "/work/shared"))
@@ -68,8 +69,9 @@ def table(title, header, rows):
 
 
 def blocks(out, n_alpha, n_beta):
-    out = out.reshape(len(out), -1, n_alpha + n_beta + 7)
-    return out[..., :n_alpha], out[..., n_alpha : n_alpha + n_beta], out[..., n_alpha + n_beta :]
+    layout = CoefficientLayout(out.shape[1] // (n_alpha + n_beta + N_POSE), n_alpha, n_beta)
+    out = layout.split(out)
+    return out[..., layout.alpha], out[..., layout.beta], out[..., layout.pose.start :]
 
 
 # ----------------------------------------------------------------------------- recovery

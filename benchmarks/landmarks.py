@@ -25,7 +25,7 @@ import skimage.data
 from matplotlib import cbook
 
 from sk3dface import FaceLandmarker
-from sk3dface._images import load_image
+from sk3dface.utils._images import load_image
 
 TARGET = 15.0  # images/s, 562×762, 2 workers, default settings
 SIZES = ((640, 480), (562, 762))  # width, height

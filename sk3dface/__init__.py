@@ -16,27 +16,27 @@ __version__ = "0.1.0"
 # public name -> private module that defines it
 _EXPORTS: dict[str, str] = {
     # landmarks
-    "FaceLandmarker": "sk3dface._landmarker",
-    "LandmarkBackend": "sk3dface._backends",
-    "DlibBackend": "sk3dface._backends",
+    "FaceLandmarker": "sk3dface.landmarks",
+    "LandmarkBackend": "sk3dface.landmarks",
+    "DlibBackend": "sk3dface.landmarks",
     # morphable models
-    "MorphableModel": "sk3dface._morphable_model",
-    "load_model": "sk3dface._model_io",
-    "load_bfm_front": "sk3dface._model_io",
-    "load_bfm2009": "sk3dface._model_io",
-    "load_3ddfa": "sk3dface._model_io",
-    "load_flame": "sk3dface._model_io",
-    "make_default_model": "sk3dface._default_model",
+    "MorphableModel": "sk3dface.models",
+    "load_model": "sk3dface.models",
+    "load_bfm_front": "sk3dface.models",
+    "load_bfm2009": "sk3dface.models",
+    "load_3ddfa": "sk3dface.models",
+    "load_flame": "sk3dface.models",
+    "make_default_model": "sk3dface.models",
     # fitting and aggregation
-    "MorphableCoefficientExtractor": "sk3dface._extractor",
-    "MultiViewAggregator": "sk3dface._aggregator",
-    "CoefficientSelector": "sk3dface._aggregator",
+    "MorphableCoefficientExtractor": "sk3dface.fitting",
+    "MultiViewAggregator": "sk3dface.fitting",
+    "CoefficientSelector": "sk3dface.fitting",
     # classifiers
-    "ResNetClassifier": "sk3dface._classifiers",
-    "ImageResNetClassifier": "sk3dface._classifiers",
+    "ResNetClassifier": "sk3dface.classifiers",
+    "ImageResNetClassifier": "sk3dface.classifiers",
     # array layout helpers
-    "landmarks_to_views": "sk3dface._validation",
-    "split_views": "sk3dface._validation",
+    "landmarks_to_views": "sk3dface._layout",
+    "split_views": "sk3dface._layout",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -57,20 +57,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
-    from sk3dface._aggregator import CoefficientSelector as CoefficientSelector
-    from sk3dface._aggregator import MultiViewAggregator as MultiViewAggregator
-    from sk3dface._backends import DlibBackend as DlibBackend
-    from sk3dface._backends import LandmarkBackend as LandmarkBackend
-    from sk3dface._classifiers import ImageResNetClassifier as ImageResNetClassifier
-    from sk3dface._classifiers import ResNetClassifier as ResNetClassifier
-    from sk3dface._default_model import make_default_model as make_default_model
-    from sk3dface._extractor import MorphableCoefficientExtractor as MorphableCoefficientExtractor
-    from sk3dface._landmarker import FaceLandmarker as FaceLandmarker
-    from sk3dface._model_io import load_3ddfa as load_3ddfa
-    from sk3dface._model_io import load_bfm2009 as load_bfm2009
-    from sk3dface._model_io import load_bfm_front as load_bfm_front
-    from sk3dface._model_io import load_flame as load_flame
-    from sk3dface._model_io import load_model as load_model
-    from sk3dface._morphable_model import MorphableModel as MorphableModel
-    from sk3dface._validation import landmarks_to_views as landmarks_to_views
-    from sk3dface._validation import split_views as split_views
+    from sk3dface._layout import landmarks_to_views as landmarks_to_views
+    from sk3dface._layout import split_views as split_views
+    from sk3dface.classifiers import ImageResNetClassifier as ImageResNetClassifier
+    from sk3dface.classifiers import ResNetClassifier as ResNetClassifier
+    from sk3dface.fitting import CoefficientSelector as CoefficientSelector
+    from sk3dface.fitting import MorphableCoefficientExtractor as MorphableCoefficientExtractor
+    from sk3dface.fitting import MultiViewAggregator as MultiViewAggregator
+    from sk3dface.landmarks import DlibBackend as DlibBackend
+    from sk3dface.landmarks import FaceLandmarker as FaceLandmarker
+    from sk3dface.landmarks import LandmarkBackend as LandmarkBackend
+    from sk3dface.models import MorphableModel as MorphableModel
+    from sk3dface.models import load_3ddfa as load_3ddfa
+    from sk3dface.models import load_bfm2009 as load_bfm2009
+    from sk3dface.models import load_bfm_front as load_bfm_front
+    from sk3dface.models import load_flame as load_flame
+    from sk3dface.models import load_model as load_model
+    from sk3dface.models import make_default_model as make_default_model

@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-TASKS = {"kdef": ("identity", "expression"), "fei": ("gender",)}
-
 
 class CommandError(Exception):
     """A problem with the user's data or files, reported as a one-line message and exit 1."""
@@ -57,6 +55,8 @@ def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from sk3dface.protocols import TASKS
+
     parser = argparse.ArgumentParser(
         prog="sk3dface", description="Face classification from 3D Morphable Model coefficients."
     )
@@ -107,6 +107,8 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     """Combinations argparse cannot check itself; exit 2 like argparse."""
     if args.command != "evaluate":
         return
+    from sk3dface.protocols import TASKS
+
     if args.task not in TASKS[args.dataset]:
         parser.error(
             f"--task {args.task} is not available for {args.dataset}; "
@@ -124,10 +126,11 @@ def _check_out(path: str | None) -> None:
 def _detect(args: argparse.Namespace, images: list[str]) -> tuple[Any, int]:
     """Landmarks of every image (NaN rows for failures, each named on standard error)."""
     from sk3dface import FaceLandmarker
-    from sk3dface.protocols import _collect_failures, landmark_table
+    from sk3dface.protocols import landmark_table
+    from sk3dface.utils._failures import collect_failures
 
     landmarker = FaceLandmarker(upsample=args.upsample, n_jobs=args.n_jobs, verbose=args.verbose)
-    with _collect_failures() as failures:
+    with collect_failures() as failures:
         points = landmark_table(images, landmarker, args.cache_dir)
     for failure in failures:
         print(
@@ -153,13 +156,12 @@ def _landmarks(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from sk3dface._validation import N_LANDMARKS
+    from sk3dface._layout import landmark_names
 
     _check_out(args.out)
     images = list(args.images)
     points, n_failed = _detect(args, images)
-    columns = [f"v0_{axis}{i}" for i in range(N_LANDMARKS) for axis in "xy"]
-    frame = pd.DataFrame(points, columns=columns)
+    frame = pd.DataFrame(points, columns=landmark_names())
     frame.insert(0, "image", images)
     frame.to_csv(args.out if args.out else sys.stdout, index=False, float_format="%.2f")
     if args.plot:
@@ -182,10 +184,10 @@ def _fit(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sk3dface import MorphableCoefficientExtractor
-    from sk3dface.protocols import _landmark_model
+    from sk3dface.models.io import load_landmark_model
 
     _check_out(args.out)
-    model = _landmark_model(args.model)  # a bad model file fails before any image is read
+    model = load_landmark_model(args.model)  # a bad model file fails before any image is read
     images = list(args.images)
     points, n_failed = _detect(args, images)
     if args.view_set:
@@ -225,7 +227,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sk3dface._demo import run_demo
+    from sk3dface.protocols._demo import run_demo
 
     run_demo(
         out=args.out,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sk3dface._validation import N_LANDMARKS
+from sk3dface._layout import N_LANDMARKS
 
 # iBUG-68 outline as polylines: (first index, last index, closed)
 IBUG_CONTOURS: tuple[tuple[int, int, bool], ...] = (
@@ -83,7 +83,7 @@ def plot_landmarks(
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     if image is not None:
-        from sk3dface._images import load_image
+        from sk3dface.utils._images import load_image
 
         ax.imshow(load_image(image))
     else:

@@ -17,12 +17,11 @@ from sklearn.svm import SVC
 from sklearn.utils import compute_class_weight
 from sklearn.utils import estimator_checks as sk_checks
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.exceptions import DeviceWarning
 
 from sk3dface import ImageResNetClassifier, ResNetClassifier
-from sk3dface._resnet import STAGES, CoefficientResNet, ImageResNet
-from sk3dface.exceptions import ImageReadError
+from sk3dface.classifiers._networks import STAGES, CoefficientResNet, ImageResNet
+from sk3dface.exceptions import FailedSamplesWarning, ImageReadError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -59,36 +58,6 @@ def coefficients():
 
 
 # ---- scikit-learn's estimator checks --------------------------------------------------
-
-
-@parametrize_with_checks(
-    [_tiny(max_epochs=20)],
-    # ImageResNetClassifier is not listed: its input is a sequence of images, so its
-    # honest tag input_tags.two_d_array=False makes sklearn skip every data check.
-    # Its API checks run in test_image_classifier_api_checks below.
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        sk_checks.check_estimator_cloneable,
-        sk_checks.check_estimator_repr,
-        sk_checks.check_no_attributes_set_in_init,
-        sk_checks.check_parameters_default_constructible,
-        sk_checks.check_get_params_invariance,
-        sk_checks.check_set_params,
-        sk_checks.check_do_not_raise_errors_in_init_or_set_params,
-        sk_checks.check_mixin_order,
-        sk_checks.check_valid_tag_types,
-        sk_checks.check_estimator_tags_renamed,
-    ],
-    ids=lambda check: check.__name__,
-)
-def test_image_classifier_api_checks(check):
-    check("ImageResNetClassifier", ImageResNetClassifier())
 
 
 @pytest.mark.parametrize("estimator", [_tiny(), ImageResNetClassifier(depth=8, width=4)])
@@ -380,7 +349,7 @@ def faces():
     from matplotlib import cbook
     from skimage import data
 
-    from sk3dface._images import load_image
+    from sk3dface.utils._images import load_image
 
     hopper = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     astronaut = data.astronaut()
@@ -421,18 +390,21 @@ def test_image_classifier_failures(faces, tmp_path):
     broken.write_bytes(b"not a jpeg")
     X = [hopper, astronaut, [None, str(broken), hopper], str(broken)]
     y = ["hopper", "astronaut", "hopper", "astronaut"]
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(FailedSamplesWarning) as record:
         clf = _tiny_image().fit(X, y)
     messages = " ".join(str(w.message) for w in record)
-    assert "2 view(s) could not be read" in messages
+    assert "2 of 5 views gave no face crop" in messages
+    assert "(2 unreadable, 0 without a face)" in messages
+    assert "broken.jpg" in messages  # the failing file is named
+    assert [f.sample for f in record[0].message.failures] == [2, 3]
     assert "1 of 4 sample(s) have no readable view" in messages
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(FailedSamplesWarning) as record:
         proba = clf.predict_proba([str(broken), hopper])
     assert "predicted with the training class frequencies" in str(record[-1].message)
     np.testing.assert_allclose(proba[0], clf.class_prior_)
-    with pytest.raises(ImageReadError, match="sample 2, view 1"):
+    with pytest.raises(ImageReadError, match="Sample 2, view 1: .*broken.jpg"):
         _tiny_image(on_error="raise").fit(X, y)
-    with pytest.warns(UserWarning, match="No face was found in 1 of 3"):
+    with pytest.warns(FailedSamplesWarning, match=r"1 of 3 views .*\(0 unreadable, 1 without"):
         _tiny_image().fit([hopper, astronaut, np.zeros((60, 50), np.uint8)], [0, 1, 1])
     with pytest.raises(TypeError, match="sequence of samples"):
         _tiny_image().fit(str(broken), ["a"])

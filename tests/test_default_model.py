@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sk3dface import load_model, make_default_model
-from sk3dface._default_model import _MIDLINE, _PAIRS
-from sk3dface._model_io import _check_face
+from sk3dface.models._default_model import _MIDLINE, _PAIRS
+from sk3dface.models.io._common import _check_face
 
 REAL_3DDFA = Path(__file__).resolve().parents[2] / "shared" / "models" / "3ddfa_bfm"
 

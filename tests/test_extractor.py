@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk3dface import (
     MorphableCoefficientExtractor,
@@ -23,48 +22,6 @@ from sk3dface.exceptions import FailedSamplesWarning
 BFM_DIR = Path("/work/shared/models/3ddfa_bfm")
 N_ALPHA, N_BETA = 16, 15  # the default model
 BLOCK = N_ALPHA + N_BETA + 7
-
-# scikit-learn's generic checks feed random X with 1 to 10 columns; this estimator needs
-# landmarks, n_views * 136 columns, and rejects anything else with a ValueError (which
-# names the feature count, so check_fit2d_1feature passes). The contracts those checks test
-# are tested below on real landmark layouts instead.
-_NEEDS_LANDMARK_COLUMNS = "needs n_views*136 landmark columns; the check's X has 1-10"
-EXPECTED_FAILED_CHECKS = {
-    name: _NEEDS_LANDMARK_COLUMNS
-    for name in (
-        "check_fit_score_takes_y",
-        "check_estimators_overwrite_params",
-        "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_estimators_dtypes",
-        "check_dtype_object",
-        "check_pipeline_consistency",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_transformer_data_not_an_array",
-        "check_transformer_general",
-        "check_transformer_preserve_dtypes",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_fit2d_1sample",
-        "check_dict_unchanged",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-        "check_fit2d_predict1d",
-    )
-}
-
-
-@parametrize_with_checks(
-    [MorphableCoefficientExtractor()],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""The batched fitting core on plain arrays (sk3dface._fitting)."""
+"""The batched fitting core on plain arrays (sk3dface.fitting._core)."""
 
 import numpy as np
 import pytest
 
-from sk3dface import _fitting
-from sk3dface._fitting import contour_sides, fit_landmarks
-from sk3dface._morphable_model import project
+from sk3dface.fitting import _core as _fitting
+from sk3dface.fitting._core import contour_sides, fit_landmarks
+from sk3dface.models._camera import project
 
 L = 68
 

@@ -8,8 +8,8 @@ import pytest
 from matplotlib import cbook
 from PIL import Image
 
-from sk3dface._images import load_image
 from sk3dface.exceptions import ImageReadError
+from sk3dface.utils._images import load_image
 
 GRACE = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 

@@ -19,12 +19,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk3dface import DlibBackend, FaceLandmarker, LandmarkBackend, landmarks_to_views
-from sk3dface._backends import default_predictor_path
-from sk3dface._images import load_image
 from sk3dface.exceptions import FaceNotFoundError, FailedSamplesWarning, ImageReadError
+from sk3dface.landmarks._dlib import default_predictor_path
+from sk3dface.utils._images import load_image
 
 GRACE = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
@@ -431,50 +430,6 @@ def test_dlib_backend_bad_predictor_file(tmp_path):
 
 
 # -- scikit-learn contracts --------------------------------------------------------------------
-
-NUMERIC_INPUT = (
-    "feeds numeric feature arrays; FaceLandmarker reads images (paths, image arrays, PIL "
-    "images or view sets of them) and refuses numeric 2-D X with a ValueError"
-)
-
-
-def _expected_failed_checks(estimator):
-    checks = [
-        "check_fit_score_takes_y",
-        "check_estimators_overwrite_params",
-        "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self",
-        "check_readonly_memmap_input",
-        "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit",
-        "check_estimators_dtypes",
-        "check_dtype_object",
-        "check_pipeline_consistency",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_transformer_data_not_an_array",
-        "check_transformer_general",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_fit2d_1sample",
-        "check_fit2d_1feature",
-        "check_dict_unchanged",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
-        "check_fit2d_predict1d",
-    ]
-    reasons = {check: NUMERIC_INPUT for check in checks}
-    reasons["check_complex_data"] = NUMERIC_INPUT + " (not the expected 'Complex data' text)"
-    reasons["check_estimators_empty_data_messages"] = (
-        NUMERIC_INPUT + " (not the expected '0 feature(s)' text)"
-    )
-    return reasons
-
-
-@parametrize_with_checks([FaceLandmarker()], expected_failed_checks=_expected_failed_checks)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_clone_and_params():

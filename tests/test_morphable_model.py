@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sk3dface import MorphableModel, make_default_model
-from sk3dface._morphable_model import project, rotation_angles, rotation_matrix
 from sk3dface.exceptions import ModelFormatError
+from sk3dface.models._camera import project, rotation_angles, rotation_matrix
 
 
 def _dense_model(seed=0, n_extra=50, units="mm"):

@@ -167,7 +167,7 @@ def damage_reason(path: str) -> str | None:
     scaling, about as fast as OpenCV's ``IMREAD_REDUCED_GRAYSCALE_8``), because Pillow
     raises on a truncated JPEG where OpenCV silently returns a grey-filled image and
     prints to stderr. When that fast decode fails, the library's own reader
-    (:func:`sk3dface._images.load_image`) gives the verdict and the message.
+    (:func:`sk3dface.utils._images.load_image`) gives the verdict and the message.
     """
     try:
         gray = _reduced_gray(path)
@@ -177,8 +177,8 @@ def damage_reason(path: str) -> str | None:
 
 
 def _damage_reason_via_load_image(path: str) -> str | None:
-    from sk3dface._images import load_image
     from sk3dface.exceptions import ImageReadError
+    from sk3dface.utils._images import load_image
 
     try:
         image = load_image(path)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from sk3dface.utils._sklearn_compat import Interval, validate_params
 
 # expression classes as (name, {expression mode name: coefficient}) of the default model
 EXPRESSIONS: tuple[tuple[str, dict[str, float]], ...] = (
@@ -84,7 +85,7 @@ def warp_image(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
 
 
 def _photo(photo: Any) -> np.ndarray:
-    from sk3dface._images import load_image
+    from sk3dface.utils._images import load_image
 
     if photo is None:
         from matplotlib import cbook
@@ -173,10 +174,10 @@ def make_synthetic_face_images(
     """
     import cv2
 
-    from sk3dface._default_model import make_default_model
-    from sk3dface._extractor import MorphableCoefficientExtractor
-    from sk3dface._landmarker import FaceLandmarker
     from sk3dface.exceptions import FaceNotFoundError
+    from sk3dface.fitting import MorphableCoefficientExtractor
+    from sk3dface.landmarks import FaceLandmarker
+    from sk3dface.models import make_default_model
 
     rng = check_random_state(random_state)
     image = _photo(photo)
@@ -189,9 +190,9 @@ def make_synthetic_face_images(
     model = make_default_model()
     extractor = MorphableCoefficientExtractor(model=model).fit(base)
     fitted = extractor.transform(base)[0]
-    na, nb = model.n_alpha, model.n_beta
-    alpha0, beta0 = fitted[:na], fitted[na : na + nb]
-    yaw0, pitch0, roll0, tx0, ty0, scale0 = fitted[na + nb : na + nb + 6]
+    layout = extractor.layout_
+    alpha0, beta0 = fitted[layout.alpha], fitted[layout.beta]
+    yaw0, pitch0, roll0, tx0, ty0, scale0 = fitted[layout.pose]
     base_points = base[0].reshape(68, 2)
     base_model = model.project_landmarks(
         alpha0, beta0, yaw=yaw0, pitch=pitch0, roll=roll0, tx=tx0, ty=ty0, scale=scale0
@@ -201,9 +202,9 @@ def make_synthetic_face_images(
     rows: list[dict[str, Any]] = []
     images = []
     for subject in range(n_subjects):
-        alpha = alpha0 + identity_scale * np.clip(rng.standard_normal(na), -2, 2)
+        alpha = alpha0 + identity_scale * np.clip(rng.standard_normal(model.n_alpha), -2, 2)
         for name, units in EXPRESSIONS[:n_expressions]:
-            beta = np.zeros(nb)
+            beta = np.zeros(model.n_beta)
             for unit, value in units.items():
                 beta[index[unit]] = value
             for view in range(n_views):

@@ -13,13 +13,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from sk3dface._model_io import load_model
-from sk3dface._morphable_model import MorphableModel
-from sk3dface._validation import N_LANDMARKS
-
-_POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
+from sk3dface._layout import POSE_NAMES, landmark_names
+from sk3dface.models import MorphableModel
+from sk3dface.models.io import load_model
+from sk3dface.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 
 def _check_range(value: Any, name: str) -> tuple[float, float]:
@@ -209,7 +207,7 @@ def make_synthetic_faces(
     uv[missing] = np.nan
 
     feature_names = np.asarray(
-        [f"v{k}_{c}{i}" for k in range(n_views) for i in range(N_LANDMARKS) for c in "xy"],
+        landmark_names(n_views),
         dtype=object,
     )
     return Bunch(
@@ -217,7 +215,7 @@ def make_synthetic_faces(
         alpha=alpha,
         beta=beta,
         pose=np.stack([yaw, pitch, roll, tx, ty, scale], axis=-1),
-        pose_names=list(_POSE_NAMES),
+        pose_names=list(POSE_NAMES),
         subject=subject,
         expression=expression,
         missing=missing,

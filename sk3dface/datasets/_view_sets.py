@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.random import sample_without_replacement
+
+from sk3dface.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 # sample_without_replacement takes int64 population sizes; beyond that, draw by rejection.
 _MAX_RANKED = 2**62

@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-from sk3dface._morphable_model import N_LANDMARKS, MorphableModel
+from sk3dface._layout import N_LANDMARKS
+from sk3dface.models._morphable_model import MorphableModel
 
 # iBUG-68 left/right pairs (subject's right, subject's left); the other points lie on the midline.
 _PAIRS = (

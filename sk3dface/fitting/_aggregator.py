@@ -7,23 +7,30 @@ scale, residual]`` (see ``docs/conventions.md``); it is read from the column nam
 
 from __future__ import annotations
 
-import re
 import warnings
 from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from sk3dface._extractor import POSE_NAMES, block_names
+from sk3dface._layout import POSE_NAMES, RESIDUAL_NAME, CoefficientLayout
 from sk3dface.exceptions import FailedSamplesWarning
+from sk3dface.fitting._blocks import _BlockLayoutMixin
+from sk3dface.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+)
 
-N_POSE = len(POSE_NAMES)  # yaw, pitch, roll, tx, ty, scale, residual
-_YAW, _PITCH, _RESIDUAL = 0, 1, 6  # offsets inside the pose part
+# offsets inside the part of a block after the coefficients: pose, then residual
+_YAW, _PITCH, _RESIDUAL = (
+    [*POSE_NAMES, RESIDUAL_NAME].index(name) for name in ("yaw", "pitch", RESIDUAL_NAME)
+)
 # "confidence": weight cos(yaw)^2 / (residual^2 + _RESIDUAL_FLOOR^2), residual in pixels
 _RESIDUAL_FLOOR = 1.0
 # "learned": L2 penalty on the weight parameters, pairs of view subsets per sample, cap
@@ -31,91 +38,6 @@ _PENALTY = 1e-3
 _SPLITS_PER_SAMPLE = 8
 _MAX_PAIRS = 50_000
 _MAX_LOG_WEIGHT = 30.0
-
-
-def _layout(
-    n_features: int,
-    names: np.ndarray | None,
-    n_alpha: int | None,
-    n_beta: int | None,
-    n_views: int | None,
-    owner: str,
-) -> tuple[int, int, int]:
-    """(n_views, n_alpha, n_beta) from the extractor's column names, else from the params."""
-    if names is not None:
-        parsed = _layout_from_names([str(n) for n in names])
-        if parsed is not None:
-            given = {"n_views": n_views, "n_alpha": n_alpha, "n_beta": n_beta}
-            for (key, value), found in zip(given.items(), parsed, strict=True):
-                if value is not None and value != found:
-                    raise ValueError(
-                        f"{owner}: {key}={value} contradicts the column names of X, which "
-                        f"hold {found}."
-                    )
-            return parsed
-    known = {"n_views": n_views, "n_alpha": n_alpha, "n_beta": n_beta}
-    if n_alpha is not None and n_beta is not None:
-        block = n_alpha + n_beta + N_POSE
-        if n_views is None and n_features % block == 0:
-            return n_features // block, n_alpha, n_beta
-        if n_views is not None and n_features == n_views * block:
-            return n_views, n_alpha, n_beta
-    elif n_views is not None and (n_alpha is not None or n_beta is not None):
-        rest = n_features / n_views - N_POSE - (n_alpha if n_alpha is not None else n_beta)
-        if rest == int(rest) and rest >= 0:
-            rest = int(rest)
-            return (n_views, n_alpha, rest) if n_alpha is not None else (n_views, rest, n_beta)
-    else:
-        raise ValueError(
-            f"{owner} cannot tell the per-view layout of X ({n_features} columns): pass two "
-            "of n_views, n_alpha and n_beta (as given to MorphableCoefficientExtractor; the "
-            "default model has n_alpha=16, n_beta=15), or give X the extractor's column "
-            "names, e.g. with set_output(transform='pandas') on the pipeline."
-        )
-    raise ValueError(
-        f"{owner}: X has {n_features} feature(s) (columns), which does not fit {known} with "
-        f"{N_POSE} pose/residual columns per view (n_views * (n_alpha + n_beta + {N_POSE}))."
-    )
-
-
-def _layout_from_names(names: list[str]) -> tuple[int, int, int] | None:
-    prefix = re.match(r"v(\d+)_", names[0]) if names else None
-    n_views = 1
-    if prefix:
-        n_views = 1 + max(int(m.group(1)) for n in names if (m := re.match(r"v(\d+)_", n)))
-    n_alpha = sum(bool(re.fullmatch(r"(v0_)?alpha_\d+", n)) for n in names)
-    n_beta = sum(bool(re.fullmatch(r"(v0_)?beta_\d+", n)) for n in names)
-    expected = block_names(n_alpha, n_beta)
-    if prefix:
-        expected = [f"v{v}_{n}" for v in range(n_views) for n in expected]
-    return (n_views, n_alpha, n_beta) if names == expected else None
-
-
-class _BlockLayoutMixin:
-    """Input handling shared by the transformers of per-view coefficient blocks."""
-
-    def _fit_layout(self, X: Any, n_views: int | None) -> np.ndarray:
-        """Validate ``X`` in fit and set ``n_views_``, ``n_alpha_``, ``n_beta_``."""
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        self.n_views_, self.n_alpha_, self.n_beta_ = _layout(
-            X.shape[1],
-            getattr(self, "feature_names_in_", None),
-            self.n_alpha,
-            self.n_beta,
-            n_views,
-            type(self).__name__,
-        )
-        return X
-
-    def _check_input(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        return validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
 
 
 class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
@@ -278,8 +200,9 @@ class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
         return np.concatenate([_weighted_mean(coef, weights, available), pose_mean], axis=1)
 
     def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        blocks = X.reshape(len(X), self.n_views_, -1)
-        n_coef = self.n_alpha_ + self.n_beta_
+        layout = self._layout
+        blocks = layout.split(X)
+        n_coef = layout.pose.start
         return blocks[..., :n_coef], blocks[..., n_coef:]
 
     def _view_features(self, pose: np.ndarray) -> np.ndarray:
@@ -342,7 +265,8 @@ class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_feature_names_in(self, input_features)
-        return np.asarray(block_names(self.n_alpha_, self.n_beta_), dtype=object)
+        block = CoefficientLayout(1, self.n_alpha_, self.n_beta_)
+        return np.asarray(block.block_names(), dtype=object)
 
 
 def _weighted_mean(values, weights, available):
@@ -391,134 +315,3 @@ def _split_disagreement(theta, c, phi, first, second):
         :, None
     ] ** 2
     return value, grad
-
-
-class CoefficientSelector(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
-    """Keep the identity (alpha), expression (beta) or pose columns of coefficient features.
-
-    Works on the output of :class:`~sk3dface.MultiViewAggregator` (one block) and on the
-    per-view output of :class:`~sk3dface.MorphableCoefficientExtractor` (every view's
-    block). Identity tasks want ``"alpha"``, expression tasks ``"beta"``.
-
-    Parameters
-    ----------
-    part : {"alpha", "beta", "both", "pose"}, default="both"
-        ``"both"`` keeps alpha and beta; ``"pose"`` keeps yaw, pitch, roll, tx, ty, scale
-        and residual.
-    n_alpha, n_beta, n_views : int or None, default=None
-        Layout of ``X`` when it has no column names from the extractor or the aggregator:
-        with ``n_views`` unset, one of ``n_alpha``/``n_beta`` suffices for aggregated
-        features (one block); otherwise two of the three.
-
-    Attributes
-    ----------
-    columns_ : ndarray of int
-        Indices of the kept columns.
-    n_views_, n_alpha_, n_beta_ : int
-        The layout of ``X``.
-    n_features_in_ : int
-        Number of input columns.
-    feature_names_in_ : ndarray of str
-        Input column names, when ``X`` had string column names.
-
-    See Also
-    --------
-    sk3dface.MultiViewAggregator : Produces the aggregated features.
-    sklearn.compose.make_column_selector : With pandas output, ``pattern="^alpha_"`` selects
-        the same columns inside a ColumnTransformer.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sk3dface import CoefficientSelector
-    >>> features = np.arange(2 * 12.0).reshape(2, 12)  # 3 alpha + 2 beta + 7 pose columns
-    >>> CoefficientSelector("beta", n_alpha=3).fit_transform(features)
-    array([[ 3.,  4.],
-           [15., 16.]])
-    """
-
-    _parameter_constraints: ClassVar[dict] = {
-        "part": [StrOptions({"alpha", "beta", "both", "pose"})],
-        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
-        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
-    }
-
-    def __init__(
-        self,
-        part: str = "both",
-        *,
-        n_alpha: int | None = None,
-        n_beta: int | None = None,
-        n_views: int | None = None,
-    ) -> None:
-        self.part = part
-        self.n_alpha = n_alpha
-        self.n_beta = n_beta
-        self.n_views = n_views
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any = None) -> CoefficientSelector:
-        """Find the columns to keep.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Aggregated or per-view coefficient features.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : CoefficientSelector
-        """
-        n_views = self.n_views
-        if n_views is None and (self.n_alpha is None) != (self.n_beta is None):
-            n_views = 1
-        self._fit_layout(X, n_views)
-        n_alpha, n_coef = self.n_alpha_, self.n_alpha_ + self.n_beta_
-        keep = {
-            "alpha": np.arange(n_alpha),
-            "beta": np.arange(n_alpha, n_coef),
-            "both": np.arange(n_coef),
-            "pose": np.arange(n_coef, n_coef + N_POSE),
-        }[self.part]
-        self.columns_ = (np.arange(self.n_views_)[:, None] * (n_coef + N_POSE) + keep).ravel()
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Keep the selected columns.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Features with the layout seen in :meth:`fit`.
-
-        Returns
-        -------
-        selected : ndarray of shape (n_samples, n_selected)
-        """
-        return self._check_input(X)[:, self.columns_]
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the kept columns (``alpha_0``, ... or ``v0_alpha_0``, ...).
-
-        The input's own names when it had the extractor's or the aggregator's names, else
-        the block names (with ``v{view}_`` prefixes for several views).
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Checked against ``feature_names_in_``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-        """
-        check_is_fitted(self)
-        names = [str(n) for n in _check_feature_names_in(self, input_features)]
-        if _layout_from_names(names) is None:  # not the extractor's or aggregator's names
-            names = block_names(self.n_alpha_, self.n_beta_)
-            if self.n_views_ > 1:
-                names = [f"v{v}_{n}" for v in range(self.n_views_) for n in names]
-        return np.asarray(names, dtype=object)[self.columns_]

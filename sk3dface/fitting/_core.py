@@ -26,7 +26,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
-from sk3dface._morphable_model import rotation_angles
+from sk3dface.models._camera import rotation_angles
 
 # Far-side jaw points of a turned face get weight 1 / (1 + (yaw / CONTOUR_YAW)**2).
 CONTOUR_YAW = 15.0

@@ -8,26 +8,20 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sk3dface._fitting import contour_sides, fit_landmarks
-from sk3dface._model_io import load_model
-from sk3dface._morphable_model import MorphableModel
-from sk3dface._validation import LANDMARK_BLOCK, N_LANDMARKS, landmarks_to_views
+from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, CoefficientLayout, landmarks_to_views
 from sk3dface.exceptions import FailedSamplesWarning
-
-POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale", "residual")
-
-
-def block_names(n_alpha: int, n_beta: int) -> list[str]:
-    """Names of one view's coefficient block (without the ``v{k}_`` prefix)."""
-    return (
-        [f"alpha_{i}" for i in range(n_alpha)]
-        + [f"beta_{i}" for i in range(n_beta)]
-        + list(POSE_NAMES)
-    )
+from sk3dface.fitting._core import contour_sides, fit_landmarks
+from sk3dface.models._morphable_model import MorphableModel
+from sk3dface.models.io import load_model
+from sk3dface.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+)
 
 
 class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
@@ -99,6 +93,9 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         The truncated model restricted to its 68 landmark vertices.
     n_views_ : int
         Number of views (``n_features_in_ / 136``).
+    layout_ : CoefficientLayout
+        Where alpha, beta, pose and residual sit in the output (``layout_.alpha`` etc.,
+        ``layout_.column("v0_yaw")``).
     n_features_in_ : int
         Number of landmark columns seen in :meth:`fit`.
     feature_names_in_ : ndarray of str
@@ -202,6 +199,7 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         _check_layout(X.shape[1])
         self.model_ = load_model(self.model).truncate(self.n_alpha, self.n_beta).landmark_model()
         self.n_views_ = X.shape[1] // LANDMARK_BLOCK
+        self.layout_ = CoefficientLayout(self.n_views_, self.model_.n_alpha, self.model_.n_beta)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -276,10 +274,7 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_feature_names_in(self, input_features)
-        names = block_names(self.model_.n_alpha, self.model_.n_beta)
-        return np.asarray(
-            [f"v{v}_{name}" for v in range(self.n_views_) for name in names], dtype=object
-        )
+        return np.asarray(self.layout_.feature_names(), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -138,7 +138,7 @@ class CoefficientResNet(nn.Module):
         self.head = nn.Linear(in_features, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.to(torch.float32) - self.mean) / self.scale
+        x = (x.to(self.mean.dtype) - self.mean) / self.scale
         if self.training:
             x = _augment_scale_noise(x, self.noise_std, self.scale_jitter)
         return self.head(self.blocks(self.stem(x)))
@@ -209,8 +209,8 @@ class ImageResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:
-            x = x.to(torch.float32) / 255.0
-        x = (x.to(torch.float32) - self.mean) / self.scale
+            x = x.to(self.mean.dtype) / 255.0
+        x = (x.to(self.mean.dtype) - self.mean) / self.scale
         if self.training:
             if self.flip:
                 flip = torch.rand(x.shape[0], device=x.device) < 0.5

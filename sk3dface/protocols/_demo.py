@@ -35,11 +35,11 @@ from sk3dface.exceptions import FailedSamplesWarning
 
 def _coefficient_pipeline(coefficients: str, multiview: str, classifier: Any, memory=None):
     """The protocols' pipeline without its landmarker: it starts from landmarks."""
-    from sk3dface.protocols import make_pipeline
+    from sk3dface.protocols import make_coefficient_pipeline
 
-    return make_pipeline(coefficients, multiview=multiview, classifier=classifier, memory=memory)[
-        1:
-    ]
+    return make_coefficient_pipeline(
+        coefficients, multiview=multiview, classifier=classifier, memory=memory
+    )[1:]
 
 
 class _Table:
@@ -113,21 +113,21 @@ def _landmark_level(
     )
 
     # recovery of the truth: single-view vs joint multi-view
-    na, nb = data.alpha.shape[1], data.beta.shape[1]
-    block = na + nb + 7
     for multiview in ("independent", "joint"):
         start = time.perf_counter()
-        coefficients = MorphableCoefficientExtractor(multiview=multiview).fit_transform(X)
+        extractor = MorphableCoefficientExtractor(multiview=multiview)
+        coefficients = extractor.fit_transform(X)
         seconds = time.perf_counter() - start
-        first = coefficients[:, :block]  # view 0 (NaN when missing)
+        layout = extractor.layout_
+        first = layout.split(coefficients)[:, 0]  # view 0 (NaN when missing)
         ok = ~np.isnan(first[:, 0])
-        fitted, truth = first[ok, :na], data.alpha[ok]
+        fitted, truth = first[ok, layout.alpha], data.alpha[ok]
         # the true identities are only 0.3 sd apart: an RMSE means little without the
         # error of guessing 0 for every coefficient, so report the correlation too
         alpha_rmse = np.sqrt(np.mean((fitted - truth) ** 2))
         guess_rmse = np.sqrt(np.mean(truth**2))
         alpha_corr = np.corrcoef(fitted.ravel(), truth.ravel())[0, 1]
-        beta_corr = np.corrcoef(first[ok, na : na + nb].ravel(), data.beta[ok].ravel())[0, 1]
+        beta_corr = np.corrcoef(first[ok, layout.beta].ravel(), data.beta[ok].ravel())[0, 1]
         summary = (
             f"alpha r {alpha_corr:.2f} (RMSE {alpha_rmse:.2f}, guessing 0: {guess_rmse:.2f}), "
             f"beta r {beta_corr:.2f}"
@@ -192,7 +192,7 @@ def _image_level(table: _Table, out: Path, quick: bool, n_jobs: int, random_stat
     import cv2
 
     from sk3dface.datasets import make_synthetic_face_images, make_view_sets
-    from sk3dface.protocols import make_pipeline
+    from sk3dface.protocols import make_coefficient_pipeline
 
     n_subjects, n_views = (4, 6) if quick else (5, 9)
     images = make_synthetic_face_images(n_subjects, 3, n_views, random_state=random_state)
@@ -220,7 +220,9 @@ def _image_level(table: _Table, out: Path, quick: bool, n_jobs: int, random_stat
         random_state=random_state,
     )
     start = time.perf_counter()
-    pipe = make_pipeline("alpha", multiview="joint", classifier=SVC(C=10.0), n_jobs=n_jobs)
+    pipe = make_coefficient_pipeline(
+        "alpha", multiview="joint", classifier=SVC(C=10.0), n_jobs=n_jobs
+    )
     scores = cross_val_score(pipe, samples, y, cv=PredefinedSplit(fold))
     table.add(
         "identity from images (view sets)",
@@ -232,7 +234,9 @@ def _image_level(table: _Table, out: Path, quick: bool, n_jobs: int, random_stat
     )
 
     start = time.perf_counter()
-    pipe = make_pipeline("beta", multiview="independent", classifier=SVC(C=10.0), n_jobs=n_jobs)
+    pipe = make_coefficient_pipeline(
+        "beta", multiview="independent", classifier=SVC(C=10.0), n_jobs=n_jobs
+    )
     scores = cross_val_score(
         pipe,
         [(p,) for p in paths],
@@ -255,8 +259,8 @@ def _real_photos(table: _Table, out: Path) -> None:
     from matplotlib import cbook
 
     from sk3dface import FaceLandmarker, MorphableCoefficientExtractor
-    from sk3dface._images import load_image
     from sk3dface.plotting import plot_landmarks, plot_shape
+    from sk3dface.utils._images import load_image
 
     photos = {
         "grace_hopper": load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -280,7 +284,7 @@ def _real_photos(table: _Table, out: Path) -> None:
     extractor = MorphableCoefficientExtractor().fit(landmarks)
     coefficients = extractor.transform(landmarks)
     model = extractor.model_
-    na, nb = model.n_alpha, model.n_beta
+    layout = extractor.layout_
     n = len(found)
     fig = plt.figure(figsize=(5 * n, 9))
     for k, (name, i) in enumerate(found.items()):
@@ -291,8 +295,8 @@ def _real_photos(table: _Table, out: Path) -> None:
         ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
         ax.set_ylim(high[1] + margin[1], low[1] - margin[1])  # image y points down
         ax.set_title(f"{name}: 68 landmarks (dlib)")
-        alpha, beta = coefficients[i, :na], coefficients[i, na : na + nb]
-        residual = coefficients[i, na + nb + 6]
+        alpha, beta = coefficients[i, layout.alpha], coefficients[i, layout.beta]
+        residual = coefficients[i, layout.offset("residual")]
         plot_shape(
             model.landmarks(alpha, beta),
             ax=fig.add_subplot(2, n, n + k + 1, projection="3d"),

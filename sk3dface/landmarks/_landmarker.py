@@ -2,201 +2,26 @@
 
 from __future__ import annotations
 
-import math
-import os
-import sys
-import warnings
 from collections.abc import Sequence
 from numbers import Integral
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from sk3dface._backends import DlibBackend
-from sk3dface._images import DEFAULT_MAX_PIXELS, _is_pil_image, describe_image, load_image
-from sk3dface._parallel import parallel_map
-from sk3dface._validation import LANDMARK_BLOCK, N_LANDMARKS
-from sk3dface.exceptions import FaceNotFoundError, FailedSamplesWarning, ImageReadError
+from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, landmark_names
+from sk3dface.exceptions import FaceNotFoundError, ImageReadError
+from sk3dface.landmarks._backend import check_boxes, largest_face
+from sk3dface.landmarks._dlib import DlibBackend
+from sk3dface.utils._failures import ViewFailure, report_failures
+from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image, load_image
+from sk3dface.utils._input import as_view_sets
+from sk3dface.utils._parallel import parallel_map
+from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
 # failures that cost one view (NaN + warning); anything else is a bug or a set-up error and raises
 _VIEW_ERRORS = (ImageReadError, FaceNotFoundError)
-_MAX_LISTED_FAILURES = 5
-
-
-class ViewFailure(NamedTuple):
-    """One view that gave no landmarks: where it is in ``X`` and why.
-
-    Attributes
-    ----------
-    sample : int
-        Row of ``X`` (0-based).
-    view : int
-        Position in the sample's view set (0-based).
-    image : str
-        Short description of the input (file name, or array shape).
-    error : ImageReadError or FaceNotFoundError
-        The error, whose message says what went wrong.
-    """
-
-    sample: int
-    view: int
-    image: str
-    error: Exception
-
-    def __str__(self) -> str:
-        return f"sample {self.sample}, view {self.view}: {self.error}"
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, (float, np.floating)):
-        return math.isnan(value)
-    return type(value).__name__ in ("NAType", "NaTType")  # pandas missing-value markers
-
-
-def _is_image(value: Any) -> bool:
-    if isinstance(value, (str, os.PathLike)):
-        return True
-    if isinstance(value, np.ndarray):
-        return value.dtype != object and value.ndim in (2, 3)
-    return _is_pil_image(value)
-
-
-def _as_view_sets(X: Any) -> list[list[Any]]:
-    """Parse ``X`` into one list of views (images or None) per sample."""
-    if isinstance(X, (str, os.PathLike)) or (_is_image(X) and not isinstance(X, np.ndarray)):
-        raise TypeError(
-            f"X must be a sequence of samples (images or view sets); got a single "
-            f"{describe_image(X)}. Pass [image] to transform one image."
-        )
-    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # pandas DataFrame: one view per column
-        X = X.to_numpy(dtype=object)
-    elif hasattr(X, "iloc"):  # pandas Series
-        X = X.to_list()
-    if hasattr(X, "tocoo") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            f"X is a sparse matrix ({type(X).__name__}); FaceLandmarker reads images (paths, "
-            "image arrays or PIL images), not sparse feature data."
-        )
-    if isinstance(X, np.ndarray):
-        if X.dtype == object and X.ndim in (1, 2):
-            rows = list(X)
-        elif X.dtype != object and X.ndim == 4:
-            rows = list(X)  # a stack of same-sized images (n, H, W, C)
-        elif X.dtype != object and X.ndim == 3:
-            raise ValueError(
-                f"X is a numeric array of shape {X.shape}, which is ambiguous: one RGB image "
-                "or a stack of gray images? Pass a list of images (e.g. [image] for one)."
-            )
-        else:
-            raise ValueError(
-                f"X must be a sequence of images or view sets (paths, image arrays or PIL "
-                f"images); got an array of shape {X.shape} and dtype {X.dtype}. "
-                "FaceLandmarker reads images, not feature vectors; pass a list of images."
-            )
-    else:
-        try:
-            rows = list(X)
-        except TypeError:
-            raise TypeError(
-                f"X must be a sequence of samples (images or view sets); got {type(X).__name__}."
-            ) from None
-    view_sets = []
-    for index, sample in enumerate(rows):
-        if isinstance(sample, (list, tuple)) or (
-            isinstance(sample, np.ndarray) and sample.dtype == object
-        ):
-            views = list(sample)
-        else:
-            views = [sample]
-        for position, view in enumerate(views):
-            if _is_missing(view):
-                views[position] = None
-            elif not _is_image(view):
-                if isinstance(view, np.ndarray):
-                    got = f"an array of shape {view.shape} and dtype {view.dtype}"
-                else:
-                    got = f"{type(view).__name__} {view!r:.60}"
-                raise TypeError(
-                    f"Sample {index}, view {position}: expected an image (a path, an H×W, "
-                    f"H×W×3 or H×W×4 array, or a PIL image) or None for a missing view; "
-                    f"got {got}."
-                )
-        view_sets.append(views)
-    return view_sets
-
-
-def _check_boxes(face_boxes: Any, n_samples: int, n_views: int) -> np.ndarray | None:
-    if face_boxes is None:
-        return None
-    boxes = np.asarray(face_boxes, dtype=float)
-    if boxes.ndim == 2 and n_views == 1:
-        boxes = boxes[:, np.newaxis, :]
-    if boxes.shape != (n_samples, n_views, 4):
-        raise ValueError(
-            f"face_boxes must have shape (n_samples, n_views, 4) = ({n_samples}, {n_views}, 4)"
-            + (f" or ({n_samples}, 4)" if n_views == 1 else "")
-            + f" as [left, top, right, bottom] per view; got shape {boxes.shape}."
-        )
-    if np.isinf(boxes).any():
-        raise ValueError("face_boxes contains infinite values; use NaN to request detection.")
-    incomplete = np.isnan(boxes).any(axis=2) & ~np.isnan(boxes).all(axis=2)
-    if incomplete.any():
-        sample, view = np.argwhere(incomplete)[0]
-        raise ValueError(
-            f"face_boxes[{sample}, {view}] mixes numbers and NaN: give all four of "
-            "[left, top, right, bottom], or all NaN to detect the face."
-        )
-    given = ~np.isnan(boxes).any(axis=2)
-    degenerate = given & ((boxes[..., 2] <= boxes[..., 0]) | (boxes[..., 3] <= boxes[..., 1]))
-    if degenerate.any():
-        sample, view = np.argwhere(degenerate)[0]
-        raise ValueError(
-            f"face_boxes[{sample}, {view}] = {boxes[sample, view].tolist()} is empty: "
-            "expected [left, top, right, bottom] with right > left and bottom > top."
-        )
-    return boxes
-
-
-def _largest_face(
-    backend: Any, image: np.ndarray, detection_width: int | None, name: str
-) -> np.ndarray:
-    height, width = image.shape[:2]
-    small = image
-    if detection_width is not None and width > detection_width:
-        import cv2
-
-        small_height = max(1, round(height * detection_width / width))
-        small = cv2.resize(image, (detection_width, small_height), interpolation=cv2.INTER_AREA)
-    boxes = np.asarray(backend.detect(small), dtype=float)
-    if boxes.size == 0:  # also accept [] for "no face"
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
-        raise TypeError(
-            f"{type(backend).__name__}.detect must return a finite float array of shape "
-            f"(n_faces, 4); got shape {boxes.shape}."
-        )
-    if len(boxes) == 0:
-        searched = (
-            f"{width}×{height} image"
-            if small is image
-            else f"{width}×{height} image downscaled to {small.shape[1]}×{small.shape[0]}"
-        )
-        raise FaceNotFoundError(
-            f"No face found in {name} ({type(backend).__name__} searched the {searched}). "
-            "The default dlib detector finds upright, roughly frontal faces of at least "
-            "~80 pixels: for smaller faces raise upsample or detection_width, or pass "
-            "face_boxes."
-        )
-    # areas before rescaling: dlib's box sizes are quantized, so equal sizes are common and
-    # must stay exactly equal for the tie to go to the first box (dlib: the best score)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    largest = boxes[int(np.argmax(areas))]
-    return largest * np.array([width / small.shape[1], height / small.shape[0]] * 2)
 
 
 def _landmarks_of_view(
@@ -211,7 +36,7 @@ def _landmarks_of_view(
     try:
         rgb = load_image(image, max_pixels=max_pixels)
         if box is None:
-            box = _largest_face(backend, rgb, detection_width, name)
+            box = largest_face(backend, rgb, detection_width, name)
         landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
     except _VIEW_ERRORS as error:
         return ViewFailure(sample, view, name, error)
@@ -221,21 +46,6 @@ def _landmarks_of_view(
             f"shape {landmarks.shape}."
         )
     return landmarks
-
-
-def _caller_stacklevel() -> int:
-    """``stacklevel`` pointing at the first frame outside sk3dface and scikit-learn.
-
-    The depth varies (``transform``, ``fit_transform``, ``set_output`` wrappers, a
-    Pipeline), and the warning should name the user's line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
-        "sk3dface",
-        "sklearn",
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class FaceLandmarker(TransformerMixin, BaseEstimator):
@@ -298,7 +108,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
     -----
     ``fit`` reads no image: it validates the parameters, fixes ``n_views_`` and
     loads the back end's model files. Images are read by ``transform`` (with
-    :func:`sk3dface._images.load_image`), so ``X`` may be paths that only
+    :func:`sk3dface.utils._images.load_image`), so ``X`` may be paths that only
     ``transform`` touches. ``transform`` keeps no state: failures are reported by
     the warning (and NaN), never stored on the estimator.
 
@@ -372,7 +182,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         -------
         self : FaceLandmarker
         """
-        view_sets = _as_view_sets(X)
+        view_sets = as_view_sets(X, type(self).__name__)
         if not view_sets:
             raise ValueError("X has 0 samples; FaceLandmarker needs at least one image.")
         longest = max(len(views) for views in view_sets)
@@ -430,7 +240,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             With ``on_error="raise"``, for the first failing view.
         """
         check_is_fitted(self)
-        view_sets = _as_view_sets(X)
+        view_sets = as_view_sets(X, type(self).__name__)
         longest = max((len(views) for views in view_sets), default=0)
         if longest > self.n_views_:
             raise ValueError(
@@ -438,7 +248,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
                 f"with n_views_={self.n_views_}. Fit on data with the longest view sets, or "
                 "set n_views."
             )
-        boxes = _check_boxes(face_boxes, len(view_sets), self.n_views_)
+        boxes = check_boxes(face_boxes, len(view_sets), self.n_views_)
         tasks = []  # (sample, view, image, box or None to detect), missing views left out
         for sample, views in enumerate(view_sets):
             for view, image in enumerate(views):
@@ -464,27 +274,14 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
                 failures.append(result)
             else:
                 out[sample, view] = result
-        if failures:
-            self._report(failures, len(tasks))
-        return out.reshape(len(view_sets), self.n_views_ * LANDMARK_BLOCK)
-
-    def _report(self, failures: list[ViewFailure], n_views: int) -> None:
-        if self.on_error == "raise":
-            first = failures[0]
-            raise type(first.error)(
-                f"Sample {first.sample}, view {first.view}: {first.error}"
-            ) from first.error
-        unreadable = sum(isinstance(f.error, ImageReadError) for f in failures)
-        listed = "; ".join(str(f).rstrip(".") for f in failures[:_MAX_LISTED_FAILURES])
-        more = len(failures) - _MAX_LISTED_FAILURES
-        warning = FailedSamplesWarning(
-            f"FaceLandmarker: {len(failures)} of {n_views} views gave no landmarks and are "
-            f"NaN ({unreadable} unreadable, {len(failures) - unreadable} without a face). "
-            f"{listed}" + (f"; and {more} more" if more > 0 else "") + ". The warning's "
-            "`failures` attribute lists them all; on_error='raise' raises instead."
+        report_failures(
+            type(self).__name__,
+            failures,
+            len(tasks),
+            self.on_error,
+            "gave no landmarks and are NaN",
         )
-        warning.failures = failures
-        warnings.warn(warning, stacklevel=_caller_stacklevel())
+        return out.reshape(len(view_sets), self.n_views_ * LANDMARK_BLOCK)
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, face_boxes: Any = None) -> np.ndarray:
         """Fit, then transform ``X``.
@@ -518,15 +315,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
-        return np.asarray(
-            [
-                f"v{view}_{axis}{index}"
-                for view in range(self.n_views_)
-                for index in range(N_LANDMARKS)
-                for axis in ("x", "y")
-            ],
-            dtype=object,
-        )
+        return np.asarray(landmark_names(self.n_views_), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

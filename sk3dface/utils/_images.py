@@ -100,7 +100,7 @@ def load_image(image: ImageLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     Examples
     --------
     >>> import numpy as np
-    >>> from sk3dface._images import load_image
+    >>> from sk3dface.utils._images import load_image
     >>> gray = np.linspace(0, 1, 12).reshape(3, 4)
     >>> rgb = load_image(gray)
     >>> rgb.shape, rgb.dtype, rgb[2, 3].tolist()

@@ -135,7 +135,7 @@ def load(path: str | os.PathLike | BinaryIO, *, source: str | None = None) -> An
     --------
     >>> import io, pickle
     >>> import numpy as np
-    >>> from sk3dface import _safe_pickle
+    >>> from sk3dface.utils import _safe_pickle
     >>> data = pickle.dumps({"u": np.arange(3.0)})
     >>> _safe_pickle.load(io.BytesIO(data))["u"]
     array([0., 1., 2.])

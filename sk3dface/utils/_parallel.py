@@ -48,7 +48,7 @@ def parallel_map(
 
     Examples
     --------
-    >>> from sk3dface._parallel import parallel_map
+    >>> from sk3dface.utils._parallel import parallel_map
     >>> parallel_map(pow, [2, 3, 4], exp=2)
     [4, 9, 16]
     >>> parallel_map(pow, [2, 3, 4], n_jobs=2, exp=3)

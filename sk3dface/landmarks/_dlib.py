@@ -1,7 +1,6 @@
-"""Face detector + 68-point landmark predictor back ends.
+"""The default landmark back end: dlib's HOG face detector + 68-point shape predictor.
 
-A back end is any object with the two methods of :class:`LandmarkBackend`.
-:class:`DlibBackend`, the default, uses dlib's HOG frontal face detector and its
+:class:`DlibBackend` uses dlib's HOG frontal face detector and its
 68-point shape predictor, whose file ships in the PyPI package
 ``face-recognition-models``. dlib objects are loaded lazily, cached once per
 process and never pickled: a pickled backend keeps the predictor path and its
@@ -16,81 +15,17 @@ import hashlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from sk3dface._images import load_image
+from sk3dface.utils._images import load_image
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 _LICENCE_NOTE = (
     "dlib's 68-point predictor was trained on iBUG 300-W, whose licence excludes commercial use."
 )
-
-
-@runtime_checkable
-class LandmarkBackend(Protocol):
-    """What :class:`~sk3dface.FaceLandmarker` needs from a face detector + landmark predictor.
-
-    Both methods receive the image as a ``uint8`` RGB array of shape
-    ``(height, width, 3)`` (see :func:`sk3dface._images.load_image`). Pixel
-    coordinates follow ``docs/conventions.md`` (origin at the centre of the
-    top-left pixel, ``y`` down). A back end may also define ``load()``, which
-    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early.
-
-    Examples
-    --------
-    A stand-in back end that "finds" one face in the middle of any image:
-
-    >>> import numpy as np
-    >>> from sk3dface import LandmarkBackend
-    >>> class CentreBackend:
-    ...     def detect(self, image):
-    ...         h, w = image.shape[:2]
-    ...         return np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]])
-    ...     def predict(self, image, box):
-    ...         left, top, right, bottom = box
-    ...         t = np.linspace(0, 1, 68)
-    ...         return np.column_stack([left + t * (right - left), top + t * (bottom - top)])
-    >>> isinstance(CentreBackend(), LandmarkBackend)
-    True
-    """
-
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """Find faces.
-
-        Parameters
-        ----------
-        image : ndarray of shape (height, width, 3), dtype uint8
-            RGB image.
-
-        Returns
-        -------
-        boxes : ndarray of shape (n_faces, 4), float
-            ``[left, top, right, bottom]`` in pixels; ``left``/``top`` is the first
-            pixel inside the box and ``right``/``bottom`` one past the last, so
-            ``image[top:bottom, left:right]`` is the face (after rounding and clipping:
-            boxes may reach outside the image). ``(0, 4)`` when there is no face.
-        """
-        ...
-
-    def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """Locate the 68 iBUG landmarks of the face in ``box``.
-
-        Parameters
-        ----------
-        image : ndarray of shape (height, width, 3), dtype uint8
-            RGB image.
-        box : ndarray of shape (4,)
-            ``[left, top, right, bottom]`` as returned by :meth:`detect`.
-
-        Returns
-        -------
-        landmarks : ndarray of shape (68, 2), float
-            ``(x, y)`` pixel coordinates in iBUG-68 order.
-        """
-        ...
 
 
 def default_predictor_path() -> Path:
@@ -110,7 +45,7 @@ def default_predictor_path() -> Path:
 
     Examples
     --------
-    >>> from sk3dface._backends import default_predictor_path
+    >>> from sk3dface.landmarks._dlib import default_predictor_path
     >>> default_predictor_path().name
     'shape_predictor_68_face_landmarks.dat'
     """
@@ -202,7 +137,7 @@ class DlibBackend(BaseEstimator):
     >>> import numpy as np
     >>> from matplotlib import cbook
     >>> from sk3dface import DlibBackend
-    >>> from sk3dface._images import load_image
+    >>> from sk3dface.utils._images import load_image
     >>> image = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     >>> backend = DlibBackend()
     >>> boxes = backend.detect(image)
@@ -283,7 +218,7 @@ class DlibBackend(BaseEstimator):
         Parameters
         ----------
         image : ndarray of shape (height, width, 3), dtype uint8
-            RGB image (anything :func:`~sk3dface._images.load_image` accepts).
+            RGB image (anything :func:`~sk3dface.utils._images.load_image` accepts).
 
         Returns
         -------
@@ -302,7 +237,7 @@ class DlibBackend(BaseEstimator):
         Parameters
         ----------
         image : ndarray of shape (height, width, 3), dtype uint8
-            RGB image (anything :func:`~sk3dface._images.load_image` accepts).
+            RGB image (anything :func:`~sk3dface.utils._images.load_image` accepts).
         box : array-like of shape (4,)
             ``[left, top, right, bottom]``, right/bottom exclusive.
 

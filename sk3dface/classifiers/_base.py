@@ -1,0 +1,361 @@
+"""The skorch training base shared by every ResNet estimator of sk3dface."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+
+from sk3dface.classifiers._networks import STAGES
+from sk3dface.classifiers._torch import _resolve_device, _torch_session
+from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions
+
+_OPTIMIZERS = ("adamw", "adam", "sgd")
+# Below these sizes an internal validation split is too small to steer early stopping.
+_MIN_VALIDATION_SAMPLES = 10
+# rows per forward pass at prediction (float64, no gradients)
+_PREDICT_BATCH = 1024
+
+
+class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
+    """Training logic shared by the coefficient and the image classifier.
+
+    Subclasses turn their input into one array row per training example (a vector
+    or a crop) and call ``_fit_rows``; they name their torch module and its
+    arguments in ``_module_class`` / ``_module_kwargs``.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "depth": [Options(Integral, set(STAGES))],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "noise_std": [Interval(Real, 0, None, closed="left")],
+        "scale_jitter": [Interval(Real, 0, 1, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    # ---- hooks -----------------------------------------------------------------
+    def _module_class(self) -> type:
+        raise NotImplementedError
+
+    def _module_kwargs(self, rows: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # ---- fitting ---------------------------------------------------------------
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but y contains "
+                f"only one class: {self.classes_.tolist()[0]!r}."
+            )
+        return y_encoded.astype(np.int64)
+
+    def _validation_split(
+        self, y_encoded: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sample indices for training and for early-stopping validation (None: no split)."""
+        n_samples = y_encoded.size
+        all_samples = np.arange(n_samples)
+        if not self.early_stopping:
+            return all_samples, None
+        n_classes = self.classes_.size
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        min_count = np.bincount(y_encoded, minlength=n_classes).min()
+        large_enough = (
+            min_count >= 2
+            and n_valid >= max(n_classes, _MIN_VALIDATION_SAMPLES)
+            and n_samples - n_valid >= n_classes
+        )
+        if not large_enough:
+            warnings.warn(
+                f"early_stopping=True needs a validation split of at least "
+                f"max(n_classes, {_MIN_VALIDATION_SAMPLES}) samples and 2 samples per "
+                f"class; got {n_valid} validation samples (validation_fraction="
+                f"{self.validation_fraction} of {n_samples}) and a smallest class of "
+                f"{min_count}. Training on all samples for max_epochs={self.max_epochs} "
+                "epochs without early stopping.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return all_samples, None
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
+        train, valid = next(splitter.split(np.zeros((n_samples, 1)), y_encoded))
+        return np.sort(train), np.sort(valid)
+
+    def _class_weight_tensor(self, y_encoded: np.ndarray):
+        import torch
+
+        if self.class_weight is None:
+            return None
+        weight = compute_class_weight(
+            self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
+        )
+        return torch.as_tensor(weight, dtype=torch.float32)
+
+    def _optimizer_and_kwargs(self) -> tuple[type, dict[str, Any]]:
+        import torch
+
+        kwargs: dict[str, Any] = {"weight_decay": self.weight_decay}
+        if callable(self.optimizer):
+            return self.optimizer, kwargs
+        if self.optimizer == "sgd":
+            kwargs.update(momentum=0.9, nesterov=True)
+        classes = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+        return classes[self.optimizer], kwargs
+
+    def _callbacks(self, with_validation: bool, with_schedule: bool) -> list:
+        import torch
+        from skorch.callbacks import EarlyStopping, LRScheduler
+
+        callbacks: list = []
+        if with_validation:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.n_iter_no_change, load_best=True
+                    ),
+                )
+            )
+        if with_schedule and self.lr_schedule == "cosine":
+            scheduler = LRScheduler(
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
+            )
+            callbacks.append(("lr_scheduler", scheduler))
+        elif with_schedule and self.lr_schedule == "plateau":
+            scheduler = LRScheduler(
+                policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+                monitor="valid_loss" if with_validation else "train_loss",
+                patience=max(1, self.n_iter_no_change // 2),
+                factor=0.5,
+            )
+            callbacks.append(("lr_scheduler", scheduler))
+        return callbacks + list(self.callbacks or [])
+
+    def _make_net(
+        self,
+        rows: np.ndarray,
+        n_classes: int,
+        device: str,
+        class_weight,
+        valid: tuple[np.ndarray, np.ndarray] | None,
+        with_schedule: bool,
+    ):
+        from skorch import NeuralNetClassifier
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+        from torch import nn
+
+        optimizer, optimizer_kwargs = self._optimizer_and_kwargs()
+        module_kwargs = {"n_classes": n_classes, **self._module_kwargs(rows)}
+        params: dict[str, Any] = {f"module__{k}": v for k, v in module_kwargs.items()}
+        params.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
+        if class_weight is not None:
+            params["criterion__weight"] = class_weight
+        return NeuralNetClassifier(
+            self._module_class(),
+            criterion=nn.CrossEntropyLoss,
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None if valid is None else predefined_split(Dataset(*valid)),
+            callbacks=self._callbacks(valid is not None, with_schedule),
+            classes=list(range(n_classes)),
+            device=device,
+            verbose=int(self.verbose),
+            iterator_train__shuffle=True,
+            **params,
+        )
+
+    def _train(self, rows: np.ndarray, y_rows: np.ndarray, seed: int, partial: bool) -> None:
+        """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly."""
+        net = self.net_
+        # BatchNorm cannot train on a final batch of one example: drop it (it is a
+        # different example every epoch, since batches are shuffled).
+        net.iterator_train__drop_last = rows.shape[0] % self.batch_size == 1
+        with _torch_session(seed, self.n_threads):
+            if partial:
+                net.partial_fit(rows, y_rows, epochs=1)
+            else:
+                net.fit(rows, y_rows)
+        net.train_split = None  # keep no reference to the validation data
+        self.n_epochs_ = len(net.history)
+
+    def _fit_rows(
+        self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray
+    ) -> _BaseResNetClassifier:
+        """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i."""
+        y_encoded = self._encode_targets(y)
+        device = _resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train, valid = self._validation_split(y_encoded, seed)
+        if row_sample is None:
+            row_sample = np.arange(y_encoded.size)
+        train_rows = np.flatnonzero(np.isin(row_sample, train))
+        valid_data = None
+        if valid is not None:
+            valid_rows = np.flatnonzero(np.isin(row_sample, valid))
+            valid_data = (rows[valid_rows], y_encoded[row_sample[valid_rows]])
+        self.validation_size_ = 0 if valid is None else int(valid.size)
+        self._class_counts = np.bincount(y_encoded, minlength=self.classes_.size)
+        self.class_prior_ = self._class_counts / y_encoded.size
+        self.net_ = self._make_net(
+            rows[train_rows],
+            self.classes_.size,
+            device,
+            self._class_weight_tensor(y_encoded[train]),
+            valid_data,
+            with_schedule=True,
+        )
+        self._train(rows[train_rows], y_encoded[row_sample[train_rows]], seed, partial=False)
+        return self
+
+    def _partial_fit_rows(self, rows: np.ndarray, y: np.ndarray, classes) -> _BaseResNetClassifier:
+        first_call = not hasattr(self, "net_")
+        if first_call:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: all labels "
+                    "that will ever occur, e.g. np.unique(y_all)."
+                )
+            all_classes = unique_labels(classes)
+            if all_classes.size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least 2 classes; got classes="
+                    f"{all_classes.tolist()}."
+                )
+        else:
+            all_classes = self.classes_
+            if classes is not None and not np.array_equal(all_classes, unique_labels(classes)):
+                raise ValueError(
+                    f"classes={list(classes)!r} differs from classes_="
+                    f"{all_classes.tolist()!r} of the fitted classifier."
+                )
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit (the class "
+                "frequencies of the whole data are unknown); pass a dict of weights, "
+                "computed with sklearn.utils.compute_class_weight on all labels."
+            )
+        check_classification_targets(y)
+        unknown = ~np.isin(y, all_classes)
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels {np.unique(y[unknown]).tolist()} that are not among "
+                f"the classes {all_classes.tolist()} given on the first call to partial_fit."
+            )
+        if rows.shape[0] < 2:
+            raise ValueError(
+                f"partial_fit needs at least 2 samples per call (batch normalization "
+                f"statistics); got {rows.shape[0]}."
+            )
+        y_encoded = np.searchsorted(all_classes, y).astype(np.int64)
+        base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if first_call:
+            self.classes_ = all_classes
+            self.validation_size_ = 0
+            self._class_counts = np.zeros(all_classes.size, dtype=np.int64)
+            class_weight = None
+            if self.class_weight is not None:
+                class_weight = self._class_weight_tensor(np.arange(all_classes.size))
+            with _torch_session(base_seed, self.n_threads):
+                self.net_ = self._make_net(
+                    rows,
+                    all_classes.size,
+                    _resolve_device(self.device),
+                    class_weight,
+                    None,
+                    with_schedule=False,
+                ).initialize()
+        else:
+            # continue at a constant learning rate, without validation or schedule
+            net = self.net_
+            net.train_split = None
+            net.callbacks = list(self.callbacks or [])
+            net.initialize_callbacks()
+            for group in net.optimizer_.param_groups:
+                group["lr"] = self.lr
+        self._class_counts = self._class_counts + np.bincount(y_encoded, minlength=all_classes.size)
+        self.class_prior_ = self._class_counts / self._class_counts.sum()
+        seed = (base_seed + len(self.net_.history)) % np.iinfo(np.int32).max
+        self._train(rows, y_encoded, seed, partial=True)
+        return self
+
+    # ---- prediction ------------------------------------------------------------
+    def _proba_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Softmax of the net's outputs, computed in float64.
+
+        In float32 the result of a row depends in the last bits on the batch it is in
+        (BLAS picks kernels by matrix size, and CPUs differ), so predictions would change
+        with the number of samples predicted at once; float64 keeps those differences
+        ~1e-15. The trained float32 weights are copied, not changed.
+        """
+        import copy
+
+        import torch
+
+        device = self.net_.device
+        module = copy.deepcopy(self.net_.module_).to(torch.float64).eval()
+        chunks = []
+        with _torch_session(None, self.n_threads), torch.no_grad():
+            for start in range(0, rows.shape[0], _PREDICT_BATCH):
+                x = torch.as_tensor(rows[start : start + _PREDICT_BATCH], device=device)
+                if x.dtype != torch.uint8:
+                    x = x.to(torch.float64)
+                chunks.append(torch.softmax(module(x), dim=1).cpu().numpy())
+        return np.concatenate(chunks) if chunks else np.empty((0, self.classes_.size))
+
+    def predict(self, X) -> np.ndarray:
+        """Predict the class of each sample.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples, as for :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The most probable class of each sample (one of ``classes_``).
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples, as for :meth:`fit`.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))

@@ -1,0 +1,71 @@
+"""Torch session state (seed, threads), device choice and input checks shared by the nets."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@contextmanager
+def _torch_session(seed: int | None, n_threads: int | None):
+    """Seed torch and set its thread count for the block, then restore the caller's state.
+
+    Even prediction draws from torch's global RNG (each DataLoader iterator takes a
+    base seed), so every torch call of the estimators runs inside this block.
+    """
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        with torch.random.fork_rng():
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:index]'."
+        ) from exc
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' (CUDA when present, else CPU) or device='cpu'."
+        )
+    return device
+
+
+def _check_finite_float32(X: np.ndarray, name: str) -> np.ndarray:
+    """Reject NaN/inf with an actionable message; return X as float32."""
+    nan_rows = np.isnan(X).any(axis=1)
+    if nan_rows.any():
+        raise ValueError(
+            f"{name} got input X that contains NaN in {int(nan_rows.sum())} of "
+            f"{X.shape[0]} samples. In sk3dface, NaN marks a view that was missing or in "
+            "which no face was found. Aggregate views first (sk3dface.MultiViewAggregator), "
+            "impute them with sklearn.impute.SimpleImputer in the pipeline, or drop those "
+            "samples."
+        )
+    too_large = ~(np.abs(X) <= _FLOAT32_MAX)
+    if too_large.any():
+        raise ValueError(
+            f"{name} got input X that contains infinity or values too large for float32 "
+            f"(|x| > {_FLOAT32_MAX:.3g}) in {int(too_large.any(axis=1).sum())} samples; "
+            "rescale the features (e.g. sklearn.preprocessing.StandardScaler) or drop them."
+        )
+    # torch warns about read-only arrays (pandas' copy-on-write frames, memmaps): copy those
+    return np.require(X, dtype=np.float32, requirements=["C", "W"])

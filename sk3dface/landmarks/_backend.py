@@ -1,0 +1,147 @@
+"""What a landmark back end is, and the rules every back end's output goes through.
+
+A back end is any object with the two methods of :class:`LandmarkBackend`. The rules here
+(checking user-given face boxes, the largest face wins, detection on a downscaled copy) are
+shared by :class:`~sk3dface.FaceLandmarker` and :class:`~sk3dface.ImageResNetClassifier`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from sk3dface.exceptions import FaceNotFoundError
+
+
+@runtime_checkable
+class LandmarkBackend(Protocol):
+    """What :class:`~sk3dface.FaceLandmarker` needs from a face detector + landmark predictor.
+
+    Both methods receive the image as a ``uint8`` RGB array of shape
+    ``(height, width, 3)`` (see :func:`sk3dface.utils._images.load_image`). Pixel
+    coordinates follow ``docs/conventions.md`` (origin at the centre of the
+    top-left pixel, ``y`` down). A back end may also define ``load()``, which
+    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early.
+
+    Examples
+    --------
+    A stand-in back end that "finds" one face in the middle of any image:
+
+    >>> import numpy as np
+    >>> from sk3dface import LandmarkBackend
+    >>> class CentreBackend:
+    ...     def detect(self, image):
+    ...         h, w = image.shape[:2]
+    ...         return np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]])
+    ...     def predict(self, image, box):
+    ...         left, top, right, bottom = box
+    ...         t = np.linspace(0, 1, 68)
+    ...         return np.column_stack([left + t * (right - left), top + t * (bottom - top)])
+    >>> isinstance(CentreBackend(), LandmarkBackend)
+    True
+    """
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Find faces.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image.
+
+        Returns
+        -------
+        boxes : ndarray of shape (n_faces, 4), float
+            ``[left, top, right, bottom]`` in pixels; ``left``/``top`` is the first
+            pixel inside the box and ``right``/``bottom`` one past the last, so
+            ``image[top:bottom, left:right]`` is the face (after rounding and clipping:
+            boxes may reach outside the image). ``(0, 4)`` when there is no face.
+        """
+        ...
+
+    def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Locate the 68 iBUG landmarks of the face in ``box``.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image.
+        box : ndarray of shape (4,)
+            ``[left, top, right, bottom]`` as returned by :meth:`detect`.
+
+        Returns
+        -------
+        landmarks : ndarray of shape (68, 2), float
+            ``(x, y)`` pixel coordinates in iBUG-68 order.
+        """
+        ...
+
+
+def check_boxes(face_boxes: Any, n_samples: int, n_views: int) -> np.ndarray | None:
+    if face_boxes is None:
+        return None
+    boxes = np.asarray(face_boxes, dtype=float)
+    if boxes.ndim == 2 and n_views == 1:
+        boxes = boxes[:, np.newaxis, :]
+    if boxes.shape != (n_samples, n_views, 4):
+        raise ValueError(
+            f"face_boxes must have shape (n_samples, n_views, 4) = ({n_samples}, {n_views}, 4)"
+            + (f" or ({n_samples}, 4)" if n_views == 1 else "")
+            + f" as [left, top, right, bottom] per view; got shape {boxes.shape}."
+        )
+    if np.isinf(boxes).any():
+        raise ValueError("face_boxes contains infinite values; use NaN to request detection.")
+    incomplete = np.isnan(boxes).any(axis=2) & ~np.isnan(boxes).all(axis=2)
+    if incomplete.any():
+        sample, view = np.argwhere(incomplete)[0]
+        raise ValueError(
+            f"face_boxes[{sample}, {view}] mixes numbers and NaN: give all four of "
+            "[left, top, right, bottom], or all NaN to detect the face."
+        )
+    given = ~np.isnan(boxes).any(axis=2)
+    degenerate = given & ((boxes[..., 2] <= boxes[..., 0]) | (boxes[..., 3] <= boxes[..., 1]))
+    if degenerate.any():
+        sample, view = np.argwhere(degenerate)[0]
+        raise ValueError(
+            f"face_boxes[{sample}, {view}] = {boxes[sample, view].tolist()} is empty: "
+            "expected [left, top, right, bottom] with right > left and bottom > top."
+        )
+    return boxes
+
+
+def largest_face(
+    backend: Any, image: np.ndarray, detection_width: int | None, name: str
+) -> np.ndarray:
+    height, width = image.shape[:2]
+    small = image
+    if detection_width is not None and width > detection_width:
+        import cv2
+
+        small_height = max(1, round(height * detection_width / width))
+        small = cv2.resize(image, (detection_width, small_height), interpolation=cv2.INTER_AREA)
+    boxes = np.asarray(backend.detect(small), dtype=float)
+    if boxes.size == 0:  # also accept [] for "no face"
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
+        raise TypeError(
+            f"{type(backend).__name__}.detect must return a finite float array of shape "
+            f"(n_faces, 4); got shape {boxes.shape}."
+        )
+    if len(boxes) == 0:
+        searched = (
+            f"{width}×{height} image"
+            if small is image
+            else f"{width}×{height} image downscaled to {small.shape[1]}×{small.shape[0]}"
+        )
+        raise FaceNotFoundError(
+            f"No face found in {name} ({type(backend).__name__} searched the {searched}). "
+            "The default dlib detector finds upright, roughly frontal faces of at least "
+            "~80 pixels: for smaller faces raise upsample or detection_width, or pass "
+            "face_boxes."
+        )
+    # areas before rescaling: dlib's box sizes are quantized, so equal sizes are common and
+    # must stay exactly equal for the tie to go to the first box (dlib: the best score)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    largest = boxes[int(np.argmax(areas))]
+    return largest * np.array([width / small.shape[1], height / small.shape[0]] * 2)

@@ -1,0 +1,26 @@
+"""Every private scikit-learn name sk3dface uses, imported in this one place.
+
+scikit-learn's parameter validation (``_fit_context``, ``Interval``...) and
+``_check_feature_names_in`` are private API that imbalanced-learn and others also rely on;
+if a release moves them, this module is the only one to change.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_feature_names_in
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "_check_feature_names_in",
+    "_fit_context",
+    "validate_params",
+]
