@@ -6,6 +6,14 @@ scikit-learn's input validation keeps catching them.
 
 from __future__ import annotations
 
+__all__ = [
+    "FaceNotFoundError",
+    "FailedSamplesWarning",
+    "ImageReadError",
+    "ModelFormatError",
+    "UnsafePickleError",
+]
+
 
 class ImageReadError(ValueError):
     """An image could not be read: missing, empty, corrupt, too large or of an unknown type."""

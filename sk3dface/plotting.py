@@ -13,6 +13,8 @@ import numpy as np
 
 from sk3dface._layout import N_LANDMARKS
 
+__all__ = ["IBUG_CONTOURS", "plot_landmarks", "plot_shape", "save_landmark_overlay"]
+
 # iBUG-68 outline as polylines: (first index, last index, closed)
 IBUG_CONTOURS: tuple[tuple[int, int, bool], ...] = (
     (0, 16, False),  # jaw

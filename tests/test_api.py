@@ -8,21 +8,41 @@ import pytest
 
 import sk3dface
 import sk3dface.datasets
+import sk3dface.exceptions
+import sk3dface.metrics
+import sk3dface.plotting
+import sk3dface.protocols
 
 API_DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
 def _documented_names(section: str) -> set[str]:
-    names, current = set(), None
+    """Names in the bullets of one ``## section``: the backticked names before the dash."""
+    bullets, current = [], None
     for line in API_DOC.read_text().splitlines():
         if line.startswith("## "):
             current = line[3:].strip("` ")
         elif current == section and line.startswith("- `"):
-            names.add(line[3:].split("`")[0])
-    return names
+            bullets.append(line[2:])
+        elif current == section and line.startswith("  ") and bullets:
+            bullets[-1] += " " + line.strip()  # a bullet continued on the next line
+    names = set()
+    for bullet in bullets:
+        names.update(part.strip(" `") for part in bullet.split(" — ")[0].split(","))
+    return names - {""}
 
 
-@pytest.mark.parametrize("module", [sk3dface, sk3dface.datasets])
+@pytest.mark.parametrize(
+    "module",
+    [
+        sk3dface,
+        sk3dface.datasets,
+        sk3dface.protocols,
+        sk3dface.plotting,
+        sk3dface.exceptions,
+        sk3dface.metrics,
+    ],
+)
 def test_every_public_name_resolves_and_is_documented(module):
     for name in module.__all__:
         assert getattr(module, name) is not None

@@ -402,7 +402,7 @@ def test_image_classifier_failures(faces, tmp_path):
         proba = clf.predict_proba([str(broken), hopper])
     assert "predicted with the training class frequencies" in str(record[-1].message)
     np.testing.assert_allclose(proba[0], clf.class_prior_)
-    with pytest.raises(ImageReadError, match="Sample 2, view 1: .*broken.jpg"):
+    with pytest.raises(ImageReadError, match=r"Sample 2, view 1: .*broken\.jpg"):
         _tiny_image(on_error="raise").fit(X, y)
     with pytest.warns(FailedSamplesWarning, match=r"1 of 3 views .*\(0 unreadable, 1 without"):
         _tiny_image().fit([hopper, astronaut, np.zeros((60, 50), np.uint8)], [0, 1, 1])
