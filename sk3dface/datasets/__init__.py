@@ -1,4 +1,4 @@
-"""Data sets: real-layout loaders (KDEF, FEI), view-set protocols and synthetic faces."""
+"""Data sets: any labelled photo folder, KDEF and FEI layouts, view sets, synthetic faces."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "load_kdef": "sk3dface.datasets._kdef",
     "load_fei": "sk3dface.datasets._fei",
+    "load_image_folder": "sk3dface.datasets._image_folder",
     "make_view_sets": "sk3dface.datasets._view_sets",
     "make_synthetic_faces": "sk3dface.datasets._synthetic",
     "make_synthetic_face_images": "sk3dface.datasets._face_images",

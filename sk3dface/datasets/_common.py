@@ -57,18 +57,24 @@ def _preview(items: list[str], n: int = 5) -> str:
 
 
 def scan_records(
-    root: str | os.PathLike, parse: Callable[[str], Record | None], dataset: str, expected: str
+    root: str | os.PathLike,
+    parse: Callable[[Any], Record | None],
+    dataset: str,
+    expected: str,
+    *,
+    by_path: bool = False,
 ) -> pd.DataFrame:
     """One row per image file under ``root`` whose name ``parse`` understands.
 
-    ``parse`` maps a file name to its labels, or None. The table has an ``image`` column
+    ``parse`` maps a file name (the whole ``Path`` with ``by_path=True``) to its labels,
+    or None. The table has an ``image`` column
     (the path) and the labels. Raises when ``root`` holds no such file; warns, once, about
     image files whose names do not follow the data set's scheme.
     """
     files = list_image_files(root, dataset, expected)
     records, unparseable = [], []
     for path in files:
-        record = parse(path.name)
+        record = parse(path if by_path else path.name)
         if record is None:
             unparseable.append(path.name)
         else:
