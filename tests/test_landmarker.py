@@ -1,6 +1,7 @@
 """FaceLandmarker and DlibBackend on real photos: geometry, inputs, failures, sklearn contracts."""
 
 import pickle
+import re
 import runpy
 import shutil
 import warnings
@@ -341,6 +342,58 @@ def test_given_face_boxes_skip_detection(landmarker, grace):
 def test_bad_face_boxes(landmarker, boxes, message):
     with pytest.raises(ValueError, match=message):
         landmarker.transform([GRACE], face_boxes=boxes)
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ([5000, 5000, 5200, 5200], r"\[5000, 5000, 5200, 5200\] given .*outside the 512×512 image"),
+        ([-300, 10, -10, 200], "lies outside the 512×512 image"),
+        ([100, 100, 101, 101], "is 1×1 pixels, smaller than the 8×8"),
+        ([100, 100, 300, 104], "is 200×4 pixels"),
+        ([508, 100, 700, 300], "covers only 4×200 pixels of the 512×512 image"),
+    ],
+    ids=["far-off", "left-of-image", "1-pixel", "flat", "sliver-inside"],
+)
+def test_face_boxes_off_the_image_or_too_small_fail_that_view(astronaut, box, message):
+    # before: landmarks at x≈5000 for the first box, all 68 points at one pixel for the third
+    landmarker = FaceLandmarker(n_views=2).fit([astronaut])
+    boxes = [[box, [np.nan] * 4], [[np.nan] * 4, [np.nan] * 4]]
+    with pytest.warns(FailedSamplesWarning, match="1 of 4 views.*1 without a face") as record:
+        out = landmarks_to_views(landmarker.transform([[astronaut] * 2] * 2, face_boxes=boxes))
+    (failure,) = [
+        f for w in record if w.category is FailedSamplesWarning for f in w.message.failures
+    ]
+    assert (failure.sample, failure.view) == (0, 0)
+    assert isinstance(failure.error, FaceNotFoundError)
+    assert re.search(message, str(failure.error)), failure.error
+    assert np.isnan(out[0, 0]).all() and np.isfinite(out[[0, 1, 1], [1, 0, 1]]).all()
+    strict = clone(landmarker).set_params(on_error="raise", n_views=1).fit([astronaut])
+    with pytest.raises(FaceNotFoundError, match=r"Sample 0, view 0: The face box .* NaN to detect"):
+        strict.transform([astronaut], face_boxes=[box])
+
+
+def test_face_box_partly_outside_the_image_is_used(landmarker, astronaut):
+    left, top, right, bottom = DlibBackend().detect(astronaut)[0]
+    moved = np.array([left, top, right, bottom]) - [left + 20, 0, left + 20, 0]  # 20 px off
+    out = landmarker.transform([astronaut], face_boxes=[moved])
+    assert np.isfinite(out).all()
+
+
+class OffImageBackend:
+    """A back end whose detector reports a face far outside the image."""
+
+    def detect(self, image):
+        return np.array([[4000.0, 4000.0, 4200.0, 4200.0]])
+
+    def predict(self, image, box):
+        return np.zeros((68, 2))
+
+
+def test_detected_box_off_the_image_fails_that_view():
+    with pytest.warns(FailedSamplesWarning, match=r"found by OffImageBackend .* lies outside"):
+        out = FaceLandmarker(backend=OffImageBackend()).fit_transform([np.zeros((50, 60))])
+    assert np.isnan(out).all()
 
 
 # -- back ends ---------------------------------------------------------------------------------

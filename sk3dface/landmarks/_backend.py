@@ -2,7 +2,9 @@
 
 A back end is any object with the two methods of :class:`LandmarkBackend`. The rules here
 (checking user-given face boxes, the largest face wins, detection on a downscaled copy) are
-shared by :class:`~sk3dface.FaceLandmarker` and :class:`~sk3dface.ImageResNetClassifier`.
+shared by :class:`~sk3dface.FaceLandmarker` and :class:`~sk3dface.ImageResNetClassifier`;
+:func:`check_box_in_image` is the one rule that needs the loaded image (a box must cover at
+least ``MIN_BOX_SIDE`` × ``MIN_BOX_SIDE`` pixels of it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from sk3dface.exceptions import FaceNotFoundError
+
+#: Smallest width and height, in pixels, of the part of a face box inside the image. A
+#: landmark predictor given less (a 1-pixel box, a box off the image) returns points that
+#: are not on any face: dlib put all 68 at the box corner, or thousands of pixels away.
+MIN_BOX_SIDE = 8
 
 
 @runtime_checkable
@@ -108,6 +115,58 @@ def check_boxes(face_boxes: Any, n_samples: int, n_views: int) -> np.ndarray | N
             "expected [left, top, right, bottom] with right > left and bottom > top."
         )
     return boxes
+
+
+def check_box_in_image(box: np.ndarray, image: np.ndarray, name: str, source: str) -> None:
+    """Refuse a face box that does not cover at least ``MIN_BOX_SIDE`` pixels of the image.
+
+    Parameters
+    ----------
+    box : ndarray of shape (4,)
+        ``[left, top, right, bottom]`` in pixels of ``image``, right/bottom exclusive.
+    image : ndarray of shape (height, width, 3)
+        The loaded image the box refers to.
+    name : str
+        The image's description, for the message.
+    source : str
+        Where the box comes from, for the message: ``"given in face_boxes"`` or
+        ``"found by <Backend>"``.
+
+    Raises
+    ------
+    FaceNotFoundError
+        The box lies outside the image, is smaller than ``MIN_BOX_SIDE`` pixels, or only
+        a sliver of it is inside the image. It costs that view only (NaN and a warning, or
+        an error with ``on_error="raise"``).
+    """
+    height, width = image.shape[:2]
+    left, top, right, bottom = (float(value) for value in box)
+    shown = f"[{left:g}, {top:g}, {right:g}, {bottom:g}]"
+    inside_width = min(right, width) - max(left, 0.0)
+    inside_height = min(bottom, height) - max(top, 0.0)
+    if inside_width <= 0 or inside_height <= 0:
+        reason = (
+            f"lies outside the {width}×{height} image (boxes are in pixels of their own "
+            "image, 0 <= x < width, 0 <= y < height: check that face_boxes follow the "
+            "order and the size of the images)"
+        )
+    elif right - left < MIN_BOX_SIDE or bottom - top < MIN_BOX_SIDE:
+        reason = (
+            f"is {right - left:g}×{bottom - top:g} pixels, smaller than the "
+            f"{MIN_BOX_SIDE}×{MIN_BOX_SIDE} pixels a face needs for landmarks (boxes are in "
+            "pixels, not fractions of the image)"
+        )
+    elif inside_width < MIN_BOX_SIDE or inside_height < MIN_BOX_SIDE:
+        reason = (
+            f"covers only {inside_width:g}×{inside_height:g} pixels of the {width}×{height} "
+            f"image, less than the {MIN_BOX_SIDE}×{MIN_BOX_SIDE} a face needs for landmarks"
+        )
+    else:
+        return
+    raise FaceNotFoundError(
+        f"The face box {shown} {source} for {name} {reason}; that view has no landmarks. "
+        "Pass a box around the face, or NaN to detect it."
+    )
 
 
 def largest_face(

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, landmark_names
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
-from sk3dface.landmarks._backend import check_boxes, largest_face
+from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest_face
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image, load_image
@@ -37,6 +37,9 @@ def _landmarks_of_view(
         rgb = load_image(image, max_pixels=max_pixels)
         if box is None:
             box = largest_face(backend, rgb, detection_width, name)
+            check_box_in_image(box, rgb, name, f"found by {type(backend).__name__}")
+        else:
+            check_box_in_image(box, rgb, name, "given in face_boxes")
         landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
     except _VIEW_ERRORS as error:
         return ViewFailure(sample, view, name, error)
@@ -221,6 +224,9 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             Known face boxes ``[left, top, right, bottom]`` in pixels (as returned
             by ``backend.detect``), which skip detection; a row of NaN detects that
             view's face. Shape ``(n_samples, 4)`` is accepted when ``n_views_ == 1``.
+            A box may reach outside its image, but one that covers less than 8×8
+            pixels of it (off the image, or tiny) fails that view like an image
+            without a face.
 
         Returns
         -------
