@@ -9,6 +9,7 @@ least ``MIN_BOX_SIDE`` × ``MIN_BOX_SIDE`` pixels of it).
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -29,7 +30,12 @@ class LandmarkBackend(Protocol):
     ``(height, width, 3)`` (see :func:`sk3dface.utils._images.load_image`). Pixel
     coordinates follow ``docs/conventions.md`` (origin at the centre of the
     top-left pixel, ``y`` down). A back end may also define ``load()``, which
-    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early.
+    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early, and
+    ``cache_key()``, returning anything :func:`joblib.hash` accepts that changes
+    whenever its results would change although its parameters do not (e.g. a model
+    file's SHA-256): ``FaceLandmarker(memory=...)`` keys its cache on the back end's
+    class, its parameters (``get_params`` for a scikit-learn estimator, public
+    attributes otherwise) and that key (see :func:`backend_identity`).
 
     Examples
     --------
@@ -204,3 +210,51 @@ def largest_face(
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     largest = boxes[int(np.argmax(areas))]
     return largest * np.array([width / small.shape[1], height / small.shape[0]] * 2)
+
+
+_PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath, np.ndarray, np.generic)
+
+
+def backend_identity(backend: Any, _depth: int = 0) -> Any:
+    """What a back end's results depend on, as plain data for a cache key.
+
+    Parameters
+    ----------
+    backend : object
+        A landmark back end (or a value held by one).
+
+    Returns
+    -------
+    identity : tuple or plain value
+        ``(class path, parameters, cache_key())``: the parameters are ``get_params(deep=False)``
+        for objects that have it and the public attributes (not starting with ``_``)
+        otherwise, each turned into its own identity; ``cache_key()`` is ``None`` when the
+        back end has no such method. Plain values (numbers, strings, paths, arrays) are
+        returned as they are; containers element-wise.
+
+    Examples
+    --------
+    >>> from sk3dface import DlibBackend
+    >>> name, params, key = backend_identity(DlibBackend(upsample=1))
+    >>> name, params, len(key)
+    ('sk3dface.landmarks._dlib.DlibBackend', {'predictor_path': None, 'upsample': 1}, 64)
+    """
+    if isinstance(backend, _PLAIN):
+        return backend
+    if _depth > 4:  # a cycle or a deep object graph: its type stands for it
+        return f"{type(backend).__module__}.{type(backend).__qualname__}"
+    if isinstance(backend, (list, tuple)):
+        return type(backend)(backend_identity(item, _depth + 1) for item in backend)
+    if isinstance(backend, dict):
+        return {key: backend_identity(value, _depth + 1) for key, value in backend.items()}
+    cls = type(backend)
+    if callable(getattr(backend, "get_params", None)):
+        params = backend.get_params(deep=False)
+    else:
+        params = {k: v for k, v in getattr(backend, "__dict__", {}).items() if k[:1] != "_"}
+    key = backend.cache_key() if callable(getattr(backend, "cache_key", None)) else None
+    return (
+        f"{cls.__module__}.{cls.__qualname__}",
+        {name: backend_identity(value, _depth + 1) for name, value in sorted(params.items())},
+        key,
+    )

@@ -229,10 +229,28 @@ class DlibBackend(BaseEstimator):
             pass
         return self
 
-    def _predictor(self) -> Any:
-        loaded = getattr(self, "_loaded", None)
-        if loaded is not None and loaded[0] == self.predictor_path:
-            return loaded[1]
+    def cache_key(self) -> str:
+        """SHA-256 of the predictor file, which the landmarks depend on besides the parameters.
+
+        ``FaceLandmarker(memory=...)`` keys its cache on it, so landmarks cached with one
+        predictor file are not returned for another. The file is hashed once per process
+        (and again when its size or modification time changes).
+
+        Returns
+        -------
+        sha256 : str
+            64 hexadecimal digits.
+
+        Raises
+        ------
+        FileNotFoundError
+            The predictor file does not exist.
+        RuntimeError
+            The file's content differs from the one this backend was built with.
+        """
+        return self._checked_file()[1]
+
+    def _checked_file(self) -> tuple[tuple[str, int, int], str]:
         path = self._resolved_path()
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
@@ -246,6 +264,13 @@ class DlibBackend(BaseEstimator):
                     "so its landmarks would not match those of the fitted pipeline. Restore "
                     "the original file, or re-fit with a new DlibBackend to accept this one."
                 )
+        return key, checksum
+
+    def _predictor(self) -> Any:
+        loaded = getattr(self, "_loaded", None)
+        if loaded is not None and loaded[0] == self.predictor_path:
+            return loaded[1]
+        key, checksum = self._checked_file()
         predictor = _shape_predictor(*key)
         self._fingerprint = (self.predictor_path, checksum)
         self._loaded = (self.predictor_path, predictor)
