@@ -1,12 +1,14 @@
 """FaceLandmarker and DlibBackend on real photos: geometry, inputs, failures, sklearn contracts."""
 
 import pickle
+import re
 import runpy
 import shutil
 import warnings
 from pathlib import Path
 
 import cv2
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ import skimage.data
 from matplotlib import cbook
 from PIL import Image
 from sklearn import config_context
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -22,7 +24,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sk3dface import DlibBackend, FaceLandmarker, LandmarkBackend, landmarks_to_views
 from sk3dface.exceptions import FaceNotFoundError, FailedSamplesWarning, ImageReadError
+from sk3dface.landmarks._backend import backend_identity
 from sk3dface.landmarks._dlib import default_predictor_path
+from sk3dface.landmarks._landmarker import _image_digest
 from sk3dface.utils._images import load_image
 
 GRACE = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
@@ -343,6 +347,58 @@ def test_bad_face_boxes(landmarker, boxes, message):
         landmarker.transform([GRACE], face_boxes=boxes)
 
 
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ([5000, 5000, 5200, 5200], r"\[5000, 5000, 5200, 5200\] given .*outside the 512×512 image"),
+        ([-300, 10, -10, 200], "lies outside the 512×512 image"),
+        ([100, 100, 101, 101], "is 1×1 pixels, smaller than the 8×8"),
+        ([100, 100, 300, 104], "is 200×4 pixels"),
+        ([508, 100, 700, 300], "covers only 4×200 pixels of the 512×512 image"),
+    ],
+    ids=["far-off", "left-of-image", "1-pixel", "flat", "sliver-inside"],
+)
+def test_face_boxes_off_the_image_or_too_small_fail_that_view(astronaut, box, message):
+    # before: landmarks at x≈5000 for the first box, all 68 points at one pixel for the third
+    landmarker = FaceLandmarker(n_views=2).fit([astronaut])
+    boxes = [[box, [np.nan] * 4], [[np.nan] * 4, [np.nan] * 4]]
+    with pytest.warns(FailedSamplesWarning, match="1 of 4 views.*1 without a face") as record:
+        out = landmarks_to_views(landmarker.transform([[astronaut] * 2] * 2, face_boxes=boxes))
+    (failure,) = [
+        f for w in record if w.category is FailedSamplesWarning for f in w.message.failures
+    ]
+    assert (failure.sample, failure.view) == (0, 0)
+    assert isinstance(failure.error, FaceNotFoundError)
+    assert re.search(message, str(failure.error)), failure.error
+    assert np.isnan(out[0, 0]).all() and np.isfinite(out[[0, 1, 1], [1, 0, 1]]).all()
+    strict = clone(landmarker).set_params(on_error="raise", n_views=1).fit([astronaut])
+    with pytest.raises(FaceNotFoundError, match=r"Sample 0, view 0: The face box .* NaN to detect"):
+        strict.transform([astronaut], face_boxes=[box])
+
+
+def test_face_box_partly_outside_the_image_is_used(landmarker, astronaut):
+    left, top, right, bottom = DlibBackend().detect(astronaut)[0]
+    moved = np.array([left, top, right, bottom]) - [left + 20, 0, left + 20, 0]  # 20 px off
+    out = landmarker.transform([astronaut], face_boxes=[moved])
+    assert np.isfinite(out).all()
+
+
+class OffImageBackend:
+    """A back end whose detector reports a face far outside the image."""
+
+    def detect(self, image):
+        return np.array([[4000.0, 4000.0, 4200.0, 4200.0]])
+
+    def predict(self, image, box):
+        return np.zeros((68, 2))
+
+
+def test_detected_box_off_the_image_fails_that_view():
+    with pytest.warns(FailedSamplesWarning, match=r"found by OffImageBackend .* lies outside"):
+        out = FaceLandmarker(backend=OffImageBackend()).fit_transform([np.zeros((50, 60))])
+    assert np.isnan(out).all()
+
+
 # -- back ends ---------------------------------------------------------------------------------
 
 
@@ -429,14 +485,170 @@ def test_dlib_backend_bad_predictor_file(tmp_path):
         DlibBackend(predictor_path=junk).load()
 
 
+# -- content-keyed cache (memory=...) ----------------------------------------------------------
+
+
+class CountingBackend(BaseEstimator):
+    """CentreBackend as a scikit-learn estimator that records every detect / predict call.
+
+    ``shift`` moves every landmark (a parameter that changes the results); an all-black
+    image has no face.
+    """
+
+    def __init__(self, shift=0.0):
+        self.shift = shift
+
+    def _record(self, method):
+        self.__dict__.setdefault("calls", []).append(method)
+
+    def detect(self, image):
+        self._record("detect")
+        if not image.any():
+            return np.zeros((0, 4))
+        return CentreBackend().detect(image)
+
+    def predict(self, image, box):
+        self._record("predict")
+        return CentreBackend().predict(image, box) + self.shift
+
+
+def _calls(landmarker):
+    calls = landmarker.backend_.__dict__.pop("calls", [])
+    return calls.count("detect"), calls.count("predict")
+
+
+def test_memory_computes_only_new_or_changed_images(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(1, 255, (40, 60 + 4 * i, 3), dtype=np.uint8) for i in range(4)]
+    black = np.zeros((40, 60), np.uint8)
+    landmarker = FaceLandmarker(backend=CountingBackend(), memory=str(tmp_path)).fit(images)
+    first = landmarker.transform(images[:3])
+    assert _calls(landmarker) == (3, 3)
+    np.testing.assert_array_equal(landmarker.transform(images[:3]), first)
+    assert _calls(landmarker) == (0, 0)
+    more = landmarker.transform([*images[:3], images[3]])  # one image added: one computed
+    assert _calls(landmarker) == (1, 1)
+    np.testing.assert_array_equal(more[:3], first)
+    edited = images[1].copy()
+    edited[0, 0] += 1  # same shape, other content: recomputed
+    landmarker.transform([images[0], edited])
+    assert _calls(landmarker) == (1, 1)
+    # a view set, in another order, with a missing view: still only cache hits
+    landmarker.set_params(n_views=2).fit([[images[2], None]])
+    assert landmarker.transform([[images[2], None], [images[0], images[1]]]).shape == (2, 272)
+    assert _calls(landmarker) == (0, 0)
+    # the cache is on disk: a clone (or another process) with the same settings reuses it
+    again = clone(landmarker).set_params(n_views=None).fit(images)
+    np.testing.assert_array_equal(again.transform(images[:1]), first[:1])
+    assert _calls(again) == (0, 0)
+    # failures are cached too, and still reported on a hit
+    for expected_calls in [(1, 0), (0, 0)]:
+        with pytest.warns(FailedSamplesWarning, match="1 of 2 views.*1 without a face") as record:
+            out = again.transform([images[0], black])
+        assert _calls(again) == expected_calls
+        (warning,) = [w.message for w in record if w.category is FailedSamplesWarning]
+        assert [(f.sample, f.view) for f in warning.failures] == [(1, 0)]
+        assert isinstance(warning.failures[0].error, FaceNotFoundError)
+        assert np.isnan(out[1]).all() and np.isfinite(out[0, :136]).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "recomputed"),
+    [
+        ({}, False),
+        ({"n_jobs": 2, "verbose": 0, "on_error": "raise"}, False),
+        ({"backend": CountingBackend(shift=1.0)}, True),
+        ({"detection_width": 40}, True),
+        ({"max_pixels": 10**6}, True),
+    ],
+    ids=["same", "n_jobs-verbose-on_error", "backend-params", "detection_width", "max_pixels"],
+)
+def test_memory_key_holds_the_result_affecting_parameters(tmp_path, change, recomputed):
+    image = np.random.default_rng(1).integers(1, 255, (40, 80, 3), dtype=np.uint8)
+    params = dict(backend=CountingBackend(), memory=joblib.Memory(tmp_path, verbose=0))
+    with joblib.parallel_config(backend="threading"):  # n_jobs=2: calls are still counted
+        expected = FaceLandmarker(**params).fit([image]).transform([image])
+        second = FaceLandmarker(**{**params, **change}).fit([image])
+        out = second.transform([image])
+        assert _calls(second) == ((1, 1) if recomputed else (0, 0))
+        if "backend" in change:
+            np.testing.assert_array_equal(out, expected + 1.0)
+        # a given face box is part of the key
+        box = [[10.0, 5.0, 50.0, 35.0]]
+        boxed = second.transform([image], face_boxes=box)
+        assert _calls(second) == (0, 1)
+        np.testing.assert_array_equal(second.transform([image], face_boxes=box), boxed)
+        assert _calls(second) == (0, 0)
+
+
+def test_memory_sees_an_image_edited_in_place(tmp_path, astronaut):
+    # Pipeline(memory=...) keys on the path and would return Grace Hopper's landmarks here
+    path = tmp_path / "photo.jpg"
+    shutil.copyfile(GRACE, path)
+    landmarker = FaceLandmarker(memory=str(tmp_path / "cache")).fit([path])
+    before = landmarker.transform([path])
+    np.testing.assert_array_equal(before, FaceLandmarker().fit([GRACE]).transform([GRACE]))
+    Image.fromarray(astronaut).save(path, format="JPEG")  # same path, other photo
+    after = landmarker.transform([path])
+    np.testing.assert_array_equal(after, FaceLandmarker().fit([path]).transform([path]))
+    assert np.abs(after - before).max() > 50
+
+
+def test_memory_reports_cached_failures_under_their_own_name(tmp_path, bad_files):
+    corrupt = tmp_path / "copy of corrupt.jpg"
+    shutil.copyfile(bad_files["corrupt"], corrupt)
+    landmarker = FaceLandmarker(memory=str(tmp_path / "cache")).fit([GRACE])
+    X = [bad_files["corrupt"], bad_files["missing"], str(corrupt)]
+    for _ in range(2):  # computed, then from the cache (the missing file has no content)
+        with pytest.warns(FailedSamplesWarning, match=r"3 of 3 views.*\(3 unreadable") as record:
+            landmarker.transform(X)
+        (warning,) = [w.message for w in record if w.category is FailedSamplesWarning]
+        errors = [str(f.error) for f in warning.failures]
+        assert "corrupt.jpg': not a recognised image format" in errors[0]
+        assert "missing.jpg': no such file" in errors[1]
+        assert "copy of corrupt.jpg': not a recognised" in errors[2]
+        assert warning.failures[2].error.reason.startswith("not a recognised image format")
+    with pytest.raises(ImageReadError, match=r"Sample 0, view 0: .*corrupt\.jpg"):
+        clone(landmarker).set_params(on_error="raise").fit([GRACE]).transform(X)
+
+
+def test_memory_keys_on_the_image_not_on_its_container(tmp_path, grace):
+    landmarker = FaceLandmarker(memory=str(tmp_path)).fit([GRACE])
+    expected = landmarker.transform([GRACE])
+    for image in (grace, Image.open(GRACE), grace[:, ::-1]):
+        assert _image_digest(image) != _image_digest(GRACE)
+    assert _image_digest(Image.open(GRACE)) == _image_digest(Image.fromarray(grace))
+    assert _image_digest(grace) != _image_digest(grace.astype(np.uint16))
+    assert _image_digest(grace) != _image_digest(grace.reshape(-1, grace.shape[1] // 2, 3))
+    np.testing.assert_array_equal(
+        landmarker.transform([grace, Image.open(GRACE)]), [expected[0]] * 2
+    )
+
+
+def test_memory_keys_on_the_predictor_file(tmp_path):
+    sha256 = backend_identity(DlibBackend())[2]
+    assert sha256 == "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
+    copy = tmp_path / "predictor.dat"
+    shutil.copyfile(default_predictor_path(), copy)
+    with open(copy, "ab") as file:
+        file.write(b"another model")
+    assert backend_identity(DlibBackend(predictor_path=copy))[2] != sha256
+    with pytest.raises(InvalidParameterError, match="memory"):
+        FaceLandmarker(memory=3).fit([GRACE])
+
+
 # -- scikit-learn contracts --------------------------------------------------------------------
 
 
-def test_clone_and_params():
-    landmarker = FaceLandmarker(backend=DlibBackend(upsample=1), n_jobs=2, on_error="raise")
+def test_clone_and_params(tmp_path):
+    landmarker = FaceLandmarker(
+        backend=DlibBackend(upsample=1), n_jobs=2, on_error="raise", memory=str(tmp_path)
+    )
     params = landmarker.get_params()
     assert params["backend__upsample"] == 1 and params["n_jobs"] == 2
+    assert params["memory"] == str(tmp_path)
     cloned = clone(landmarker)
+    assert cloned.memory == str(tmp_path)
     assert cloned.backend is not landmarker.backend
     assert cloned.get_params()["backend__upsample"] == 1
     cloned.set_params(backend__upsample=2, detection_width=None)
@@ -447,10 +659,15 @@ def test_clone_and_params():
         FaceLandmarker(backend="dlib").fit([GRACE])
 
 
-def test_fitted_landmarker_pickles(landmarker):
+def test_fitted_landmarker_pickles(landmarker, tmp_path):
     expected = landmarker.transform([GRACE])
     restored = pickle.loads(pickle.dumps(landmarker))
     np.testing.assert_array_equal(restored.transform([GRACE]), expected)
+    cached = clone(landmarker).set_params(memory=joblib.Memory(tmp_path, verbose=0)).fit([GRACE])
+    np.testing.assert_array_equal(cached.transform([GRACE]), expected)
+    blob = pickle.dumps(cached)
+    assert len(blob) < 5000  # no dlib object, no cache content
+    np.testing.assert_array_equal(pickle.loads(blob).transform([GRACE]), expected)
 
 
 def test_parallel_gives_the_same_output(landmarker, grace, astronaut, bad_files):

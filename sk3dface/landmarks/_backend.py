@@ -2,16 +2,24 @@
 
 A back end is any object with the two methods of :class:`LandmarkBackend`. The rules here
 (checking user-given face boxes, the largest face wins, detection on a downscaled copy) are
-shared by :class:`~sk3dface.FaceLandmarker` and :class:`~sk3dface.ImageResNetClassifier`.
+shared by :class:`~sk3dface.FaceLandmarker` and :class:`~sk3dface.ImageResNetClassifier`;
+:func:`check_box_in_image` is the one rule that needs the loaded image (a box must cover at
+least ``MIN_BOX_SIDE`` × ``MIN_BOX_SIDE`` pixels of it).
 """
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from sk3dface.exceptions import FaceNotFoundError
+
+#: Smallest width and height, in pixels, of the part of a face box inside the image. A
+#: landmark predictor given less (a 1-pixel box, a box off the image) returns points that
+#: are not on any face: dlib put all 68 at the box corner, or thousands of pixels away.
+MIN_BOX_SIDE = 8
 
 
 @runtime_checkable
@@ -22,7 +30,12 @@ class LandmarkBackend(Protocol):
     ``(height, width, 3)`` (see :func:`sk3dface.utils._images.load_image`). Pixel
     coordinates follow ``docs/conventions.md`` (origin at the centre of the
     top-left pixel, ``y`` down). A back end may also define ``load()``, which
-    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early.
+    :meth:`FaceLandmarker.fit` calls so that a missing model file fails early, and
+    ``cache_key()``, returning anything :func:`joblib.hash` accepts that changes
+    whenever its results would change although its parameters do not (e.g. a model
+    file's SHA-256): ``FaceLandmarker(memory=...)`` keys its cache on the back end's
+    class, its parameters (``get_params`` for a scikit-learn estimator, public
+    attributes otherwise) and that key (see :func:`backend_identity`).
 
     Examples
     --------
@@ -110,6 +123,58 @@ def check_boxes(face_boxes: Any, n_samples: int, n_views: int) -> np.ndarray | N
     return boxes
 
 
+def check_box_in_image(box: np.ndarray, image: np.ndarray, name: str, source: str) -> None:
+    """Refuse a face box that does not cover at least ``MIN_BOX_SIDE`` pixels of the image.
+
+    Parameters
+    ----------
+    box : ndarray of shape (4,)
+        ``[left, top, right, bottom]`` in pixels of ``image``, right/bottom exclusive.
+    image : ndarray of shape (height, width, 3)
+        The loaded image the box refers to.
+    name : str
+        The image's description, for the message.
+    source : str
+        Where the box comes from, for the message: ``"given in face_boxes"`` or
+        ``"found by <Backend>"``.
+
+    Raises
+    ------
+    FaceNotFoundError
+        The box lies outside the image, is smaller than ``MIN_BOX_SIDE`` pixels, or only
+        a sliver of it is inside the image. It costs that view only (NaN and a warning, or
+        an error with ``on_error="raise"``).
+    """
+    height, width = image.shape[:2]
+    left, top, right, bottom = (float(value) for value in box)
+    shown = f"[{left:g}, {top:g}, {right:g}, {bottom:g}]"
+    inside_width = min(right, width) - max(left, 0.0)
+    inside_height = min(bottom, height) - max(top, 0.0)
+    if inside_width <= 0 or inside_height <= 0:
+        reason = (
+            f"lies outside the {width}×{height} image (boxes are in pixels of their own "
+            "image, 0 <= x < width, 0 <= y < height: check that face_boxes follow the "
+            "order and the size of the images)"
+        )
+    elif right - left < MIN_BOX_SIDE or bottom - top < MIN_BOX_SIDE:
+        reason = (
+            f"is {right - left:g}×{bottom - top:g} pixels, smaller than the "
+            f"{MIN_BOX_SIDE}×{MIN_BOX_SIDE} pixels a face needs for landmarks (boxes are in "
+            "pixels, not fractions of the image)"
+        )
+    elif inside_width < MIN_BOX_SIDE or inside_height < MIN_BOX_SIDE:
+        reason = (
+            f"covers only {inside_width:g}×{inside_height:g} pixels of the {width}×{height} "
+            f"image, less than the {MIN_BOX_SIDE}×{MIN_BOX_SIDE} a face needs for landmarks"
+        )
+    else:
+        return
+    raise FaceNotFoundError(
+        f"The face box {shown} {source} for {name} {reason}; that view has no landmarks. "
+        "Pass a box around the face, or NaN to detect it."
+    )
+
+
 def largest_face(
     backend: Any, image: np.ndarray, detection_width: int | None, name: str
 ) -> np.ndarray:
@@ -145,3 +210,51 @@ def largest_face(
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     largest = boxes[int(np.argmax(areas))]
     return largest * np.array([width / small.shape[1], height / small.shape[0]] * 2)
+
+
+_PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath, np.ndarray, np.generic)
+
+
+def backend_identity(backend: Any, _depth: int = 0) -> Any:
+    """What a back end's results depend on, as plain data for a cache key.
+
+    Parameters
+    ----------
+    backend : object
+        A landmark back end (or a value held by one).
+
+    Returns
+    -------
+    identity : tuple or plain value
+        ``(class path, parameters, cache_key())``: the parameters are ``get_params(deep=False)``
+        for objects that have it and the public attributes (not starting with ``_``)
+        otherwise, each turned into its own identity; ``cache_key()`` is ``None`` when the
+        back end has no such method. Plain values (numbers, strings, paths, arrays) are
+        returned as they are; containers element-wise.
+
+    Examples
+    --------
+    >>> from sk3dface import DlibBackend
+    >>> name, params, key = backend_identity(DlibBackend(upsample=1))
+    >>> name, params, len(key)
+    ('sk3dface.landmarks._dlib.DlibBackend', {'predictor_path': None, 'upsample': 1}, 64)
+    """
+    if isinstance(backend, _PLAIN):
+        return backend
+    if _depth > 4:  # a cycle or a deep object graph: its type stands for it
+        return f"{type(backend).__module__}.{type(backend).__qualname__}"
+    if isinstance(backend, (list, tuple)):
+        return type(backend)(backend_identity(item, _depth + 1) for item in backend)
+    if isinstance(backend, dict):
+        return {key: backend_identity(value, _depth + 1) for key, value in backend.items()}
+    cls = type(backend)
+    if callable(getattr(backend, "get_params", None)):
+        params = backend.get_params(deep=False)
+    else:
+        params = {k: v for k, v in getattr(backend, "__dict__", {}).items() if k[:1] != "_"}
+    key = backend.cache_key() if callable(getattr(backend, "cache_key", None)) else None
+    return (
+        f"{cls.__module__}.{cls.__qualname__}",
+        {name: backend_identity(value, _depth + 1) for name, value in sorted(params.items())},
+        key,
+    )

@@ -6,14 +6,23 @@
 process and never pickled: a pickled backend keeps the predictor path and its
 SHA-256 and reloads (and checks) the file after unpickling, so joblib workers each
 build their own.
+
+dlib's objects are not thread-safe (the HOG detector keeps its image pyramid in the
+object), so threads never use one at the same time: detectors are lent from a pool, one
+thread at a time, and grow to one per concurrent thread (they are small and cheap to
+build); the 100 MB shape predictor is loaded once per file and process, and each call
+holds one lock (about 1 ms, against ~50 ms of detection).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,24 +82,60 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=4)
+_MAX_PREDICTORS = 4  # predictor files kept loaded per process (each ~100 MB)
+_load_lock = threading.Lock()  # guards the two caches below; held while loading a file
+_predict_lock = threading.Lock()  # held by every shape-predictor call
+_predictors: dict[tuple[str, int, int], Any] = {}
+_free_detectors: list[Any] = []
+
+
+def _reset_locks_after_fork() -> None:
+    # a fork taken while another thread held a lock would leave it locked in the child
+    global _load_lock, _predict_lock
+    _load_lock, _predict_lock = threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
+
+
 def _shape_predictor(path: str, size: int, mtime_ns: int) -> Any:
-    import dlib
+    """The process's predictor for this file version; call it holding ``_predict_lock``."""
+    key = (path, size, mtime_ns)
+    with _load_lock:
+        predictor = _predictors.get(key)
+        if predictor is None:
+            import dlib
 
+            try:
+                predictor = dlib.shape_predictor(path)
+            except RuntimeError as exc:
+                raise RuntimeError(
+                    f"dlib could not load the shape predictor {path!r} ({exc}). Is it a dlib "
+                    f"shape-predictor file (such as {PREDICTOR_FILE})?"
+                ) from exc
+            for stale in [k for k in _predictors if k[0] == path]:  # older file versions
+                del _predictors[stale]
+            while len(_predictors) >= _MAX_PREDICTORS:
+                del _predictors[next(iter(_predictors))]  # the oldest loaded
+            _predictors[key] = predictor
+    return predictor
+
+
+@contextlib.contextmanager
+def _frontal_face_detector() -> Iterator[Any]:
+    """Lend a HOG detector that no other thread uses until the block ends."""
+    with _load_lock:
+        detector = _free_detectors.pop() if _free_detectors else None
+    if detector is None:
+        import dlib
+
+        detector = dlib.get_frontal_face_detector()
     try:
-        return dlib.shape_predictor(path)
-    except RuntimeError as exc:
-        raise RuntimeError(
-            f"dlib could not load the shape predictor {path!r} ({exc}). Is it a dlib "
-            f"shape-predictor file (such as {PREDICTOR_FILE})?"
-        ) from exc
-
-
-@functools.lru_cache(maxsize=1)
-def _frontal_face_detector() -> Any:
-    import dlib
-
-    return dlib.get_frontal_face_detector()
+        yield detector
+    finally:
+        with _load_lock:
+            _free_detectors.append(detector)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -128,9 +173,10 @@ class DlibBackend(BaseEstimator):
     Images are converted to gray (``cv2.COLOR_RGB2GRAY``) before detection and
     prediction, as dlib's HOG features and shape predictor use intensity only.
     The dlib objects are built on first use and shared by all backends of the
-    process. Pickling keeps ``predictor_path`` and, once the predictor was
-    loaded, its SHA-256; the unpickled backend refuses a predictor file whose
-    content changed meanwhile.
+    process; no two threads use one at the same time, so a backend (and a fitted
+    ``FaceLandmarker``) may be shared between threads. Pickling keeps
+    ``predictor_path`` and, once the predictor was loaded, its SHA-256; the
+    unpickled backend refuses a predictor file whose content changed meanwhile.
 
     Examples
     --------
@@ -179,13 +225,32 @@ class DlibBackend(BaseEstimator):
             content differs from the one this backend was built with.
         """
         self._predictor()
-        _frontal_face_detector()
+        with _frontal_face_detector():
+            pass
         return self
 
-    def _predictor(self) -> Any:
-        loaded = getattr(self, "_loaded", None)
-        if loaded is not None and loaded[0] == self.predictor_path:
-            return loaded[1]
+    def cache_key(self) -> str:
+        """SHA-256 of the predictor file, which the landmarks depend on besides the parameters.
+
+        ``FaceLandmarker(memory=...)`` keys its cache on it, so landmarks cached with one
+        predictor file are not returned for another. The file is hashed once per process
+        (and again when its size or modification time changes).
+
+        Returns
+        -------
+        sha256 : str
+            64 hexadecimal digits.
+
+        Raises
+        ------
+        FileNotFoundError
+            The predictor file does not exist.
+        RuntimeError
+            The file's content differs from the one this backend was built with.
+        """
+        return self._checked_file()[1]
+
+    def _checked_file(self) -> tuple[tuple[str, int, int], str]:
         path = self._resolved_path()
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
@@ -199,6 +264,13 @@ class DlibBackend(BaseEstimator):
                     "so its landmarks would not match those of the fitted pipeline. Restore "
                     "the original file, or re-fit with a new DlibBackend to accept this one."
                 )
+        return key, checksum
+
+    def _predictor(self) -> Any:
+        loaded = getattr(self, "_loaded", None)
+        if loaded is not None and loaded[0] == self.predictor_path:
+            return loaded[1]
+        key, checksum = self._checked_file()
         predictor = _shape_predictor(*key)
         self._fingerprint = (self.predictor_path, checksum)
         self._loaded = (self.predictor_path, predictor)
@@ -227,7 +299,9 @@ class DlibBackend(BaseEstimator):
             (best detection first); may reach outside the image.
         """
         upsample = self._check_upsample()
-        rectangles = _frontal_face_detector()(_gray(image), upsample)
+        gray = _gray(image)
+        with _frontal_face_detector() as detector:
+            rectangles = detector(gray, upsample)
         boxes = [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rectangles]
         return np.array(boxes, dtype=float).reshape(-1, 4)
 
@@ -261,7 +335,9 @@ class DlibBackend(BaseEstimator):
             )
         left, top, right, bottom = (round(v) for v in box)
         rectangle = dlib.rectangle(left, top, max(right - 1, left), max(bottom - 1, top))
-        shape = predictor(_gray(image), rectangle)
+        gray = _gray(image)
+        with _predict_lock:
+            shape = predictor(gray, rectangle)
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=float)
 
     def __getstate__(self) -> dict:

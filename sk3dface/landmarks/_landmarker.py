@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, landmark_names
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
-from sk3dface.landmarks._backend import check_boxes, largest_face
+from sk3dface.landmarks._backend import (
+    backend_identity,
+    check_box_in_image,
+    check_boxes,
+    largest_face,
+)
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image, load_image
@@ -22,6 +30,90 @@ from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fi
 
 # failures that cost one view (NaN + warning); anything else is a bug or a set-up error and raises
 _VIEW_ERRORS = (ImageReadError, FaceNotFoundError)
+# parameters that do not change a view's landmarks, left out of the cache key (n_views only
+# pads the output; the backend enters through backend_identity)
+_NOT_IN_CACHE_KEY = ("backend", "memory", "n_jobs", "n_views", "on_error", "verbose")
+_CACHE_FORMAT = 1  # bump when a change of this module changes the cached results
+_EXIF_ORIENTATION = 0x0112
+
+
+def _image_digest(image: Any) -> str | None:
+    """SHA-256 of an image's content, or None when there is none to read (a missing file).
+
+    Files are hashed byte for byte (so an edit in place changes the digest), arrays with
+    their shape and dtype, PIL images with their mode, size, palette and EXIF orientation.
+    """
+    digest = hashlib.sha256()
+    if isinstance(image, (str, os.PathLike)):
+        digest.update(b"file\0")
+        try:
+            with open(image, "rb") as file:
+                for chunk in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:  # missing, a directory, unreadable: load_image says which, uncached
+            return None
+    elif isinstance(image, np.ndarray):
+        digest.update(f"array\0{image.shape}\0{image.dtype.str}\0".encode())
+        digest.update(np.ascontiguousarray(image).data)
+    else:  # a PIL image
+        try:
+            data = image.tobytes()  # decodes a lazily loaded file
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        except (OSError, SyntaxError, ValueError):  # broken: load_image reports it, uncached
+            return None
+        header = f"pil\0{image.mode}\0{image.size}\0{orientation}\0{image.getpalette()}\0"
+        digest.update(header.encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _view_result(
+    image: Any,
+    box: np.ndarray | None,
+    backend: Any,
+    max_pixels: int | None,
+    detection_width: int | None,
+    name: str,
+) -> np.ndarray | Exception:
+    """The view's (68, 2) landmarks, or the ImageReadError / FaceNotFoundError it failed with."""
+    try:
+        rgb = load_image(image, max_pixels=max_pixels)
+        if box is None:
+            box = largest_face(backend, rgb, detection_width, name)
+            check_box_in_image(box, rgb, name, f"found by {type(backend).__name__}")
+        else:
+            check_box_in_image(box, rgb, name, "given in face_boxes")
+        landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
+    except _VIEW_ERRORS as error:
+        return error
+    if landmarks.shape != (N_LANDMARKS, 2):
+        raise TypeError(
+            f"{type(backend).__name__}.predict must return an array of shape (68, 2); got "
+            f"shape {landmarks.shape}."
+        )
+    return landmarks
+
+
+def _cached_view_result(
+    content: str,
+    settings: str,
+    box: np.ndarray | None,
+    image: Any = None,
+    backend: Any = None,
+    max_pixels: int | None = None,
+    detection_width: int | None = None,
+    name: str = "",
+) -> tuple[np.ndarray | Exception, str]:
+    # joblib.Memory hashes content, settings and box only (see FaceLandmarker._view_cache);
+    # the name is returned so that a cached failure can be re-worded for a copy of the file
+    return _view_result(image, box, backend, max_pixels, detection_width, name), name
+
+
+def _renamed(error: Exception, old: str, new: str) -> Exception:
+    """``error`` with the image name in its message replaced (a cache hit from another file)."""
+    renamed = type(error)(str(error).replace(old, new))
+    renamed.__dict__.update(error.__dict__)
+    return renamed
 
 
 def _landmarks_of_view(
@@ -30,22 +122,30 @@ def _landmarks_of_view(
     backend: Any,
     max_pixels: int | None,
     detection_width: int | None,
+    cache: tuple[Any, str] | None = None,
 ) -> np.ndarray | ViewFailure:
     sample, view, image, box = task
     name = describe_image(image)
-    try:
-        rgb = load_image(image, max_pixels=max_pixels)
-        if box is None:
-            box = largest_face(backend, rgb, detection_width, name)
-        landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
-    except _VIEW_ERRORS as error:
-        return ViewFailure(sample, view, name, error)
-    if landmarks.shape != (N_LANDMARKS, 2):
-        raise TypeError(
-            f"{type(backend).__name__}.predict must return an array of shape (68, 2); got "
-            f"shape {landmarks.shape}."
+    content = None if cache is None else _image_digest(image)
+    if content is None:
+        result = _view_result(image, box, backend, max_pixels, detection_width, name)
+    else:
+        cached, settings = cache
+        result, computed_for = cached(
+            content,
+            settings,
+            box,
+            image=image,
+            backend=backend,
+            max_pixels=max_pixels,
+            detection_width=detection_width,
+            name=name,
         )
-    return landmarks
+        if isinstance(result, Exception) and computed_for != name:
+            result = _renamed(result, computed_for, name)
+    if isinstance(result, Exception):
+        return ViewFailure(sample, view, name, result)
+    return result
 
 
 class FaceLandmarker(TransformerMixin, BaseEstimator):
@@ -85,6 +185,18 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         of :class:`ViewFailure` in its ``failures`` attribute. ``"raise"``: the first
         failure (in sample order) is raised as ``ImageReadError`` or
         ``FaceNotFoundError``.
+    memory : str, joblib.Memory or None, default=None
+        Cache each view's landmarks on disk (a directory path, or a
+        :class:`joblib.Memory`), keyed by the image's *content* (the file's bytes,
+        the array's bytes, shape and dtype, or the PIL image's pixels), the box
+        given for it, the parameters that change a view's landmarks (all but
+        ``n_views``, ``on_error``, ``n_jobs``, ``verbose`` and ``memory``) and the
+        back end's identity (its class and parameters, and for ``DlibBackend`` the
+        predictor file's SHA-256).
+        An image edited in place is recomputed; adding images to a list computes
+        only the new ones. Failures are cached too and still reported. ``None``: no
+        cache. Unlike ``Pipeline(memory=...)``, which keys on the paths, this sees
+        what the files hold (``docs/landmarks.md``).
     n_jobs : int or None, default=None
         Number of joblib workers over images (``-1``: all cores). Each worker loads
         its own dlib models once.
@@ -139,6 +251,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
         "n_views": [Interval(Integral, 1, None, closed="left"), None],
         "on_error": [StrOptions({"warn", "raise"})],
+        "memory": [None, str, HasMethods(["cache"])],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
@@ -152,6 +265,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         n_views: int | None = None,
         on_error: str = "warn",
+        memory: Any = None,
         n_jobs: int | None = None,
         verbose: int | bool = 0,
     ):
@@ -161,6 +275,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         self.max_pixels = max_pixels
         self.n_views = n_views
         self.on_error = on_error
+        self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -221,6 +336,9 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             Known face boxes ``[left, top, right, bottom]`` in pixels (as returned
             by ``backend.detect``), which skip detection; a row of NaN detects that
             view's face. Shape ``(n_samples, 4)`` is accepted when ``n_views_ == 1``.
+            A box may reach outside its image, but one that covers less than 8×8
+            pixels of it (off the image, or tiny) fails that view like an image
+            without a face.
 
         Returns
         -------
@@ -266,6 +384,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             backend=self.backend_,
             max_pixels=self.max_pixels,
             detection_width=self.detection_width,
+            cache=self._view_cache(),
         )
         out = np.full((len(view_sets), self.n_views_, N_LANDMARKS, 2), np.nan)
         failures = []
@@ -282,6 +401,34 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             "gave no landmarks and are NaN",
         )
         return out.reshape(len(view_sets), self.n_views_ * LANDMARK_BLOCK)
+
+    def _view_cache(self) -> tuple[Any, str] | None:
+        """The cached per-view function and the key of the settings, or None without memory."""
+        if self.memory is None:
+            return None
+        import joblib
+
+        memory = check_memory(self.memory)
+        params = {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if name not in _NOT_IN_CACHE_KEY
+        }
+        try:
+            settings = joblib.hash(
+                (_CACHE_FORMAT, params, backend_identity(self.backend_)), hash_name="sha1"
+            )
+        except (TypeError, AttributeError, pickle.PicklingError) as exc:  # unpicklable
+            raise TypeError(
+                f"memory={self.memory!r} keys its cache on the back end's parameters, but "
+                f"those of {type(self.backend_).__name__} cannot be hashed ({exc}). Give it "
+                "picklable parameters (or a cache_key() method), or use memory=None."
+            ) from exc
+        cached = memory.cache(
+            _cached_view_result,
+            ignore=["image", "backend", "max_pixels", "detection_width", "name"],
+        )
+        return cached, settings
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, face_boxes: Any = None) -> np.ndarray:
         """Fit, then transform ``X``.

@@ -2,7 +2,10 @@
 
 ``n_jobs`` follows joblib: ``None`` means 1 unless inside a
 ``joblib.parallel_config(n_jobs=...)`` context, ``-1`` means all cores. Any joblib
-back end works (loky by default; Dask or Ray via ``parallel_config``).
+back end works (loky by default; Dask or Ray via ``parallel_config``). Results are
+streamed (``return_as="generator"``, for the progress bar) when the active back end
+supports it, and gathered as a list otherwise (Ray's back end, joblib's
+``multiprocessing``).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def parallel_map(
     items = list(items)
     if not items:
         return []
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+    return_as = "generator" if _supports_generator() else "list"
+    results = Parallel(n_jobs=n_jobs, return_as=return_as)(
         delayed(function)(item, **kwargs) for item in items
     )
     with tqdm(total=len(items), desc=desc, disable=not verbose, leave=False) as bar:
@@ -69,3 +73,18 @@ def parallel_map(
             out.append(result)
             bar.update()
     return out
+
+
+def _supports_generator() -> bool:
+    """Whether the active joblib back end accepts ``Parallel(return_as="generator")``.
+
+    ``Parallel`` refuses the generator up front ("Backend ... does not support
+    return_as=generator") with back ends such as Ray's; joblib's sequential back end
+    always accepts it.
+    """
+    from joblib.parallel import SequentialBackend, get_active_backend
+
+    backend, _ = get_active_backend()
+    return isinstance(backend, SequentialBackend) or bool(
+        getattr(backend, "supports_return_generator", False)
+    )
