@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "FaceLandmarker": "sk3dface.landmarks",
     "LandmarkBackend": "sk3dface.landmarks",
     "DlibBackend": "sk3dface.landmarks",
+    # 2-D face descriptors
+    "FaceEmbedder": "sk3dface.embeddings",
     # morphable models
     "MorphableModel": "sk3dface.models",
     "load_model": "sk3dface.models",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
     from sk3dface._layout import split_views as split_views
     from sk3dface.classifiers import ImageResNetClassifier as ImageResNetClassifier
     from sk3dface.classifiers import ResNetClassifier as ResNetClassifier
+    from sk3dface.embeddings import FaceEmbedder as FaceEmbedder
     from sk3dface.fitting import CoefficientSelector as CoefficientSelector
     from sk3dface.fitting import MorphableCoefficientExtractor as MorphableCoefficientExtractor
     from sk3dface.fitting import MultiViewAggregator as MultiViewAggregator

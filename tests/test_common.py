@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk3dface import (
     CoefficientSelector,
+    FaceEmbedder,
     FaceLandmarker,
     ImageResNetClassifier,
     MorphableCoefficientExtractor,
@@ -95,6 +96,7 @@ def _tiny_resnet(**params) -> ResNetClassifier:
 #: estimator -> checks that cannot apply to it, and why (empty: every check passes)
 INSTANCES: list[tuple[object, dict[str, str]]] = [
     (FaceLandmarker(), _landmarker_failures()),
+    (FaceEmbedder(), _landmarker_failures()),
     (MorphableCoefficientExtractor(), _extractor_failures()),
     (MultiViewAggregator(n_views=1, n_beta=0), _block_failures()),
     (CoefficientSelector("alpha", n_beta=0), _block_failures()),
@@ -180,8 +182,8 @@ def test_nan_rows_in_nan_rows_out_with_one_warning(faces):
 
 
 def test_view_set_input_is_parsed_the_same_by_every_image_estimator():
-    """FaceLandmarker and ImageResNetClassifier share one parser: same errors, same views."""
-    for estimator in (FaceLandmarker(), ImageResNetClassifier(depth=8, width=4)):
+    """Every estimator that reads images shares one parser: same errors, same views."""
+    for estimator in (FaceLandmarker(), FaceEmbedder(), ImageResNetClassifier(depth=8, width=4)):
         with pytest.raises(TypeError, match="sequence of samples"):
             estimator.fit(GRACE, [0])
         with pytest.raises(TypeError, match=r"Sample 0, view 1: expected an image"):

@@ -74,8 +74,14 @@ def _view_result(
     max_pixels: int | None,
     detection_width: int | None,
     name: str,
+    describe: Any = None,
 ) -> np.ndarray | Exception:
-    """The view's (68, 2) landmarks, or the ImageReadError / FaceNotFoundError it failed with."""
+    """The view's (68, 2) landmarks, or the ImageReadError / FaceNotFoundError it failed with.
+
+    With ``describe`` (a :class:`~sk3dface.embeddings.DlibFaceDescriptor`-like object), a
+    flat row: the 136 landmark coordinates followed by ``describe(rgb, landmarks)``, from the
+    same detection.
+    """
     try:
         rgb = load_image(image, max_pixels=max_pixels)
         if box is None:
@@ -91,7 +97,9 @@ def _view_result(
             f"{type(backend).__name__}.predict must return an array of shape (68, 2); got "
             f"shape {landmarks.shape}."
         )
-    return landmarks
+    if describe is None:
+        return landmarks
+    return np.concatenate([landmarks.ravel(), describe(rgb, landmarks)])
 
 
 def _cached_view_result(
@@ -103,10 +111,11 @@ def _cached_view_result(
     max_pixels: int | None = None,
     detection_width: int | None = None,
     name: str = "",
+    describe: Any = None,
 ) -> tuple[np.ndarray | Exception, str]:
     # joblib.Memory hashes content, settings and box only (see FaceLandmarker._view_cache);
     # the name is returned so that a cached failure can be re-worded for a copy of the file
-    return _view_result(image, box, backend, max_pixels, detection_width, name), name
+    return _view_result(image, box, backend, max_pixels, detection_width, name, describe), name
 
 
 def _renamed(error: Exception, old: str, new: str) -> Exception:
@@ -123,12 +132,13 @@ def _landmarks_of_view(
     max_pixels: int | None,
     detection_width: int | None,
     cache: tuple[Any, str] | None = None,
+    describe: Any = None,
 ) -> np.ndarray | ViewFailure:
     sample, view, image, box = task
     name = describe_image(image)
     content = None if cache is None else _image_digest(image)
     if content is None:
-        result = _view_result(image, box, backend, max_pixels, detection_width, name)
+        result = _view_result(image, box, backend, max_pixels, detection_width, name, describe)
     else:
         cached, settings = cache
         result, computed_for = cached(
@@ -140,6 +150,7 @@ def _landmarks_of_view(
             max_pixels=max_pixels,
             detection_width=detection_width,
             name=name,
+            describe=describe,
         )
         if isinstance(result, Exception) and computed_for != name:
             result = _renamed(result, computed_for, name)
@@ -385,14 +396,15 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             max_pixels=self.max_pixels,
             detection_width=self.detection_width,
             cache=self._view_cache(),
+            describe=self._describer(),
         )
-        out = np.full((len(view_sets), self.n_views_, N_LANDMARKS, 2), np.nan)
+        out = np.full((len(view_sets), self.n_views_, self._view_width()), np.nan)
         failures = []
         for (sample, view, _, _), result in zip(tasks, results, strict=True):
             if isinstance(result, ViewFailure):
                 failures.append(result)
             else:
-                out[sample, view] = result
+                out[sample, view] = result.ravel()
         report_failures(
             type(self).__name__,
             failures,
@@ -400,7 +412,15 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             self.on_error,
             "gave no landmarks and are NaN",
         )
-        return out.reshape(len(view_sets), self.n_views_ * LANDMARK_BLOCK)
+        return out.reshape(len(view_sets), -1)
+
+    # hooks for estimators that compute more per view from the same detection (FaceEmbedder)
+    def _describer(self) -> Any:
+        """Called as ``describer(rgb, landmarks) -> 1-D array`` per view; None: landmarks only."""
+        return None
+
+    def _view_width(self) -> int:
+        return LANDMARK_BLOCK
 
     def _view_cache(self) -> tuple[Any, str] | None:
         """The cached per-view function and the key of the settings, or None without memory."""
@@ -415,9 +435,8 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             if name not in _NOT_IN_CACHE_KEY
         }
         try:
-            settings = joblib.hash(
-                (_CACHE_FORMAT, params, backend_identity(self.backend_)), hash_name="sha1"
-            )
+            identity = (backend_identity(self.backend_), backend_identity(self._describer()))
+            settings = joblib.hash((_CACHE_FORMAT, params, identity), hash_name="sha1")
         except (TypeError, AttributeError, pickle.PicklingError) as exc:  # unpicklable
             raise TypeError(
                 f"memory={self.memory!r} keys its cache on the back end's parameters, but "
@@ -426,7 +445,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             ) from exc
         cached = memory.cache(
             _cached_view_result,
-            ignore=["image", "backend", "max_pixels", "detection_width", "name"],
+            ignore=["image", "backend", "max_pixels", "detection_width", "name", "describe"],
         )
         return cached, settings
 
