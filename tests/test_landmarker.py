@@ -725,3 +725,17 @@ def test_example_script_draws_landmarks_to_a_png(tmp_path, monkeypatch):
 def test_verbose_shows_a_progress_bar(landmarker, capsys):
     clone(landmarker).set_params(verbose=1).fit([GRACE]).transform([GRACE, GRACE])
     assert "FaceLandmarker" in capsys.readouterr().err
+
+
+def test_cnn_detector_finds_the_face_and_gives_landmarks_like_hog():
+    photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    hog = FaceLandmarker().fit_transform([photo]).reshape(68, 2)
+    cnn = FaceLandmarker(detector="cnn").fit_transform([photo]).reshape(68, 2)
+    spread = np.ptp(hog, axis=0).max()
+    # CNN boxes mapped onto HOG's: nearly the same landmarks (the predictor depends on the box)
+    assert np.median(np.abs(cnn - hog)) < 0.02 * spread
+    assert FaceLandmarker(detector="cnn").fit([photo]).backend_.detector == "cnn"
+    with pytest.raises(ValueError, match="only apply to the default back end"):
+        FaceLandmarker(backend=DlibBackend(), detector="cnn").fit([photo])
+    with pytest.raises(ValueError, match="detector must be one of"):
+        DlibBackend(detector="sift").load()

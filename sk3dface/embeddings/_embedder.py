@@ -35,8 +35,10 @@ class FaceEmbedder(FaceLandmarker):
 
     Parameters
     ----------
-    backend, upsample, detection_width, max_pixels, n_views, on_error, memory, n_jobs, verbose
+    backend, upsample, detector, detection_width, max_pixels, n_views, on_error, memory, n_jobs
         As in :class:`~sk3dface.FaceLandmarker`.
+    verbose : int or bool, default=0
+        Show a progress bar while transforming.
     num_jitters : int, default=0
         dlib averages the descriptor over this many jittered copies of the face (slower).
     padding : float, default=0.25
@@ -92,6 +94,7 @@ class FaceEmbedder(FaceLandmarker):
         backend: Any = None,
         *,
         upsample: int = 0,
+        detector: str = "hog",
         detection_width: int | None = 1024,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         n_views: int | None = None,
@@ -108,6 +111,7 @@ class FaceEmbedder(FaceLandmarker):
         super().__init__(
             backend,
             upsample=upsample,
+            detector=detector,
             detection_width=detection_width,
             max_pixels=max_pixels,
             n_views=n_views,

@@ -181,6 +181,10 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         For the default back end: how many times dlib's detector doubles the image.
         1 finds faces down to ~40 pixels at ~3× the time. Must stay 0 with a custom
         ``backend`` (set it there, e.g. ``DlibBackend(upsample=1)``).
+    detector : {"hog", "cnn"}, default="hog"
+        For the default back end: dlib's HOG detector, or its CNN (MMOD) detector,
+        which finds more turned and small faces at ~10-50× the time on a CPU. Must
+        stay "hog" with a custom ``backend`` (``DlibBackend(detector="cnn")``).
     detection_width : int or None, default=1024
         Images wider than this are downscaled to this width for face *detection*
         only; landmarks are always predicted on the full-resolution image. ``None``
@@ -258,6 +262,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "backend": [HasMethods(["detect", "predict"]), None],
         "upsample": [Interval(Integral, 0, None, closed="left")],
+        "detector": [StrOptions({"hog", "cnn"})],
         "detection_width": [Interval(Integral, 32, None, closed="left"), None],
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
         "n_views": [Interval(Integral, 1, None, closed="left"), None],
@@ -272,6 +277,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         backend: Any = None,
         *,
         upsample: int = 0,
+        detector: str = "hog",
         detection_width: int | None = 1024,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         n_views: int | None = None,
@@ -282,6 +288,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
     ):
         self.backend = backend
         self.upsample = upsample
+        self.detector = detector
         self.detection_width = detection_width
         self.max_pixels = max_pixels
         self.n_views = n_views
@@ -321,12 +328,12 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         if n_views == 0:
             raise ValueError("Every sample of X is an empty view set; there is nothing to fit.")
         if self.backend is None:
-            backend = DlibBackend(upsample=self.upsample)
-        elif self.upsample != 0:
+            backend = DlibBackend(upsample=self.upsample, detector=self.detector)
+        elif self.upsample != 0 or self.detector != "hog":
             raise ValueError(
-                f"upsample={self.upsample} only applies to the default back end "
-                "(backend=None); set it on the back end instead, e.g. "
-                f"backend=DlibBackend(upsample={self.upsample})."
+                f"upsample={self.upsample} and detector={self.detector!r} only apply to the "
+                "default back end (backend=None); set them on the back end instead, e.g. "
+                f"backend=DlibBackend(upsample={self.upsample}, detector={self.detector!r})."
             )
         else:
             backend = clone(self.backend, safe=False)
