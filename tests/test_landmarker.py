@@ -438,7 +438,7 @@ def test_custom_backend():
         FaceLandmarker(backend=BrokenBackend()).fit_transform([np.zeros((9, 9), np.uint8)])
     with pytest.warns(FailedSamplesWarning, match="BlindBackend searched the 9×9 image"):
         FaceLandmarker(backend=BlindBackend()).fit_transform([np.zeros((9, 9), np.uint8)])
-    with pytest.raises(ValueError, match=r"backend=DlibBackend\(upsample=1\)"):
+    with pytest.raises(ValueError, match=r"backend=DlibBackend\(upsample=1, detector=.hog.\)"):
         FaceLandmarker(backend=CentreBackend(), upsample=1).fit([GRACE])
 
 
