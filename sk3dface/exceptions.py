@@ -25,3 +25,10 @@ class UnsafePickleError(ModelFormatError):
 
 class FailedSamplesWarning(UserWarning):
     """Some samples or views failed and were returned as NaN (see ``on_error``)."""
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """Training of a network diverged: its loss or weights became NaN or infinite.
+
+    Usually the learning rate ``lr`` is too large; the classifier is left unfitted.
+    """
