@@ -318,6 +318,8 @@ def _describe_non_landmarks(X: Any) -> str | None:
 
     if isinstance(X, (str, os.PathLike)):
         return f"a single path {os.fspath(X)!r:.80}"
+    if hasattr(X, "tocoo"):  # scipy sparse: scikit-learn's own message says it all
+        return None
     if hasattr(X, "dtypes") and hasattr(X, "columns"):  # pandas DataFrame
         text = [c for c, kind in X.dtypes.items() if getattr(kind, "kind", "O") in "OSU"]
         if text:
@@ -341,7 +343,7 @@ def _describe_non_landmarks(X: Any) -> str | None:
             isinstance(first, np.ndarray) and first.dtype == object
         ):
             first = next((v for v in first if not is_missing(v)), None)
-    except (TypeError, StopIteration):
+    except Exception:  # only a hint: anything that cannot be looked into is not described
         return None
     if first is None or isinstance(first, (int, float, np.number)):
         return None
