@@ -457,8 +457,11 @@ class InterruptAtEpoch(skorch.callbacks.Callback):
 def test_keyboard_interrupt_stops_training(coefficients, faces):
     # skorch's own fit catches KeyboardInterrupt and returns the half-trained net
     X, y, _, _ = coefficients
+    interrupted = _tiny(callbacks=[InterruptAtEpoch(2)])
     with pytest.raises(KeyboardInterrupt):
-        _tiny(callbacks=[InterruptAtEpoch(2)]).fit(X, y)
+        interrupted.fit(X, y)
+    with pytest.raises(NotFittedError):
+        interrupted.predict(X)  # no half-trained net that looks fitted
     with pytest.raises(KeyboardInterrupt):
         _tiny(early_stopping=True, callbacks=[InterruptAtEpoch(2)]).fit(X, y)
     clf = _tiny(callbacks=[InterruptAtEpoch(1)])
@@ -468,6 +471,7 @@ def test_keyboard_interrupt_stops_training(coefficients, faces):
     fitted.set_params(callbacks=[InterruptAtEpoch(2)])
     with pytest.raises(KeyboardInterrupt):
         fitted.partial_fit(X, y)  # continuing a fitted net: its callbacks are replaced
+    assert fitted.predict(X[:2]).shape == (2,)  # partial_fit keeps what was learned
     hopper, astronaut = faces
     with pytest.raises(KeyboardInterrupt):
         _tiny_image(crop="center", callbacks=[InterruptAtEpoch(2)]).fit(

@@ -209,9 +209,10 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly.
 
         A KeyboardInterrupt stops training and propagates (skorch alone would swallow it
-        and return a half-trained net); a diverged training raises
-        :class:`~sk3dface.exceptions.TrainingDivergedError` and leaves the estimator
-        unfitted, so that it can never predict NaN probabilities.
+        and return a half-trained net); an interrupted ``fit`` leaves the estimator
+        unfitted, an interrupted ``partial_fit`` keeps what the net has learned so far.
+        A diverged training raises :class:`~sk3dface.exceptions.TrainingDivergedError`
+        and leaves the estimator unfitted, so that it can never predict NaN probabilities.
         """
         from sk3dface.exceptions import TrainingDivergedError
 
@@ -228,6 +229,10 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                     net.fit(rows, y_rows)
         except TrainingDivergedError:
             self._forget_fit()
+            raise
+        except KeyboardInterrupt:
+            if not partial:
+                self._forget_fit()
             raise
         finally:
             net.train_split = None  # keep no reference to the validation data
