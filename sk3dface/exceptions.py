@@ -11,6 +11,7 @@ __all__ = [
     "FailedSamplesWarning",
     "ImageReadError",
     "ModelFormatError",
+    "TrainingDivergedError",
     "UnsafePickleError",
 ]
 
@@ -33,3 +34,10 @@ class UnsafePickleError(ModelFormatError):
 
 class FailedSamplesWarning(UserWarning):
     """Some samples or views failed and were returned as NaN (see ``on_error``)."""
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """Training of a network diverged: its loss or weights became NaN or infinite.
+
+    Usually the learning rate ``lr`` is too large; the classifier is left unfitted.
+    """

@@ -9,6 +9,7 @@ import skorch
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.multiclass import OutputCodeClassifier
 from sklearn.pipeline import Pipeline
@@ -21,7 +22,7 @@ from skorch.exceptions import DeviceWarning
 
 from sk3dface import ImageResNetClassifier, ResNetClassifier
 from sk3dface.classifiers._networks import STAGES, CoefficientResNet, ImageResNet
-from sk3dface.exceptions import FailedSamplesWarning, ImageReadError
+from sk3dface.exceptions import FailedSamplesWarning, ImageReadError, TrainingDivergedError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -199,7 +200,7 @@ def test_class_weight(coefficients):
     assert clf.net_.criterion_.weight[2] > 2 * clf.net_.criterion_.weight[0]
     clf = _tiny(max_epochs=2, class_weight={"joy": 5.0}).fit(X, y)
     assert clf.net_.criterion_.weight.tolist() == [1.0, 1.0, 5.0, 1.0]
-    with pytest.raises(ValueError, match=r"not in class_weight|are not in"):
+    with pytest.raises(ValueError, match=r"class_weight for \['calm'\], which is not a class"):
         _tiny(max_epochs=2, class_weight={"calm": 2.0}).fit(X, y)
 
 
@@ -437,3 +438,132 @@ def test_n_threads_is_used_while_fitting_and_restored():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+# ---- reliability: interrupts, batch sizes, divergence, messages ---------------------------
+
+
+class InterruptAtEpoch(skorch.callbacks.Callback):
+    """Simulates Ctrl-C at the start of epoch ``epoch`` (1-based)."""
+
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_stops_training(coefficients, faces):
+    # skorch's own fit catches KeyboardInterrupt and returns the half-trained net
+    X, y, _, _ = coefficients
+    interrupted = _tiny(callbacks=[InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X, y)
+    with pytest.raises(NotFittedError):
+        interrupted.predict(X)  # no half-trained net that looks fitted
+    with pytest.raises(KeyboardInterrupt):
+        _tiny(early_stopping=True, callbacks=[InterruptAtEpoch(2)]).fit(X, y)
+    clf = _tiny(callbacks=[InterruptAtEpoch(1)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    fitted = _tiny(max_epochs=1).fit(X, y)
+    fitted.set_params(callbacks=[InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        fitted.partial_fit(X, y)  # continuing a fitted net: its callbacks are replaced
+    assert fitted.predict(X[:2]).shape == (2,)  # partial_fit keeps what was learned
+    hopper, astronaut = faces
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_image(crop="center", callbacks=[InterruptAtEpoch(2)]).fit(
+            [hopper, astronaut, hopper, astronaut], [0, 1, 0, 1]
+        )
+    # skorch's EarlyStopping stops by raising KeyboardInterrupt: still a normal stop
+    clf = _tiny(max_epochs=50, callbacks=[skorch.callbacks.EarlyStopping("train_loss", 1, 10)])
+    assert clf.fit(X, y).n_epochs_ < 50
+    # without an interrupt nothing changed: all epochs run
+    assert _tiny(max_epochs=3, callbacks=[InterruptAtEpoch(5)]).fit(X, y).n_epochs_ == 3
+
+
+def test_batch_size_one_is_refused_and_odd_sizes_train(coefficients):
+    X, y, _, _ = coefficients
+    with pytest.raises(InvalidParameterError, match=r"'batch_size' parameter .* range \[2, inf\)"):
+        _tiny(batch_size=1).fit(X[:20], y[:20])
+    with pytest.raises(InvalidParameterError, match="'batch_size' parameter"):
+        ImageResNetClassifier(batch_size=1).fit([np.zeros((20, 20), np.uint8)] * 2, [0, 1])
+    # a last training batch of one sample (BatchNorm cannot train on it): it is dropped
+    assert _tiny(max_epochs=2).fit(X[:33], y[:33]).n_epochs_ == 2
+    assert _tiny(max_epochs=2, batch_size=2).fit(X[:7], y[:7]).n_epochs_ == 2
+    # early stopping: 99 training rows in batches of 49, and 12 validation rows
+    clf = _tiny(max_epochs=2, batch_size=49, early_stopping=True).fit(X[:111], y[:111])
+    assert clf.validation_size_ == 12 and clf.n_epochs_ == 2
+    # a validation batch of one (11 validation rows in batches of 10) runs in eval mode
+    clf = _tiny(max_epochs=2, batch_size=10, early_stopping=True).fit(X[:101], y[:101])
+    assert clf.validation_size_ == 11 and np.isfinite(clf.net_.history[:, "valid_loss"]).all()
+    clf = _tiny(batch_size=2)
+    clf.partial_fit(X[:3], y[:3], classes=np.unique(y))
+    with pytest.raises(ValueError, match=r"at least 2 samples per call.*got 1"):
+        clf.partial_fit(X[:1], y[:1])
+
+
+def test_image_classifier_odd_number_of_crops():
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for _ in range(5)]
+    clf = _tiny_image(crop="center", image_size=16, batch_size=4, max_epochs=2)
+    assert clf.fit(images, [0, 1, 0, 1, 0]).n_epochs_ == 2  # 5 crops: last batch of 1
+    stacked = [[images[0], images[1]], [images[2], images[3]], [images[4]]]
+    clf = _tiny_image(crop="center", image_size=16, batch_size=2, views="stack", max_epochs=2)
+    assert clf.fit(stacked, [0, 1, 0]).n_epochs_ == 2
+
+
+def test_divergence_raises_instead_of_predicting_nan(coefficients):
+    X, y, _, _ = coefficients
+    clf = _tiny(lr=1e6, max_epochs=5)
+    with pytest.raises(TrainingDivergedError, match=r"diverged.*lr=1e\+06.*smaller one") as info:
+        clf.fit(X, y)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, FloatingPointError)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)  # left unfitted, never NaN probabilities
+    clf = _tiny(lr=1e6, optimizer="sgd")
+    with pytest.raises(TrainingDivergedError, match="lr=1e\\+06"):
+        for _ in range(3):
+            clf.partial_fit(X, y, classes=np.unique(y))
+    assert not hasattr(clf, "net_") and not hasattr(clf, "classes_")
+    fitted = _tiny(max_epochs=1).fit(X, y)  # continuing a fitted net keeps the check
+    fitted.set_params(lr=1e6, optimizer="sgd")
+    with pytest.raises(TrainingDivergedError):
+        for _ in range(3):
+            fitted.partial_fit(X, y)
+    fitted = _tiny(max_epochs=1).fit(X, y)
+    with torch.no_grad():
+        next(fitted.net_.module_.parameters()).fill_(np.nan)
+    with pytest.raises(ValueError, match="non-finite class probabilities"):
+        fitted.predict_proba(X[:3])
+
+
+def test_clear_messages_for_labels_and_class_weight(coefficients, faces):
+    X, y, _, _ = coefficients
+    mixed = np.array([1, "two", 3] * 100, dtype=object)
+    message = r"mixed types, e\.g\. 1 \(int\), 'two' \(str\).*all numbers or all strings"
+    with pytest.raises(ValueError, match=message):
+        _tiny().fit(X, mixed)
+    with pytest.raises(ValueError, match=message):
+        _tiny().partial_fit(X, mixed, classes=[1, "two", 3])
+    hopper, astronaut = faces
+    with pytest.raises(ValueError, match="all numbers or all strings"):
+        _tiny_image(crop="center").fit([hopper, astronaut], np.array([0, "a"], dtype=object))
+    with pytest.raises(
+        ValueError,
+        match=r"class_weight for \['dog'\], which is not a class of y; the classes are \['anger'",
+    ):
+        _tiny(class_weight={"dog": 2}).fit(X, y)
+    with pytest.raises(ValueError, match=r"\['dog', 7\], which are not classes"):
+        _tiny(class_weight={"joy": 2, "dog": 2, 7: 1}).fit(X, y)
+    numeric = _tiny(max_epochs=1, class_weight={2: 3.0}).fit(X, np.searchsorted(np.unique(y), y))
+    assert numeric.net_.criterion_.weight.tolist() == [1.0, 1.0, 3.0, 1.0]
+
+
+def test_image_classifier_explains_a_feature_matrix(coefficients):
+    X, y, _, _ = coefficients
+    for features in (X, X.tolist(), list(X)):
+        with pytest.raises((TypeError, ValueError), match="not feature vectors"):
+            _tiny_image().fit(features, y)

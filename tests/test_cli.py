@@ -215,3 +215,39 @@ def test_evaluate_fei_gender_needs_labels(make_fei_tree, capsys, tmp_path):
     ]
     assert main(argv) == 0
     assert "FEI gender: 4 people" in capsys.readouterr().out
+
+
+def test_keyboard_interrupt_is_exit_130(monkeypatch, capsys):
+    from sk3dface import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "landmarks", interrupted)
+    assert main(["landmarks", GRACE]) == 130
+    assert "sk3dface landmarks: interrupted" in capsys.readouterr().err
+
+
+def test_interrupting_the_demo_training_stops_the_demo(monkeypatch, tmp_path, capsys):
+    """Ctrl-C in a ResNet's second epoch: no results table, exit 130 (skorch swallowed it)."""
+    import skorch
+
+    from sk3dface import ResNetClassifier
+    from sk3dface.protocols import _demo
+
+    class InterruptInEpoch2(skorch.callbacks.Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    def resnet(depth, epochs, random_state):
+        return ResNetClassifier(
+            depth=8, width=8, max_epochs=epochs, random_state=random_state,
+            callbacks=[InterruptInEpoch2()],
+        )  # fmt: skip
+
+    monkeypatch.setattr(_demo, "_resnet", resnet)
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--n-jobs", "1"]) == 130
+    assert "sk3dface demo: interrupted" in capsys.readouterr().err
+    assert not (out / "results.csv").exists()

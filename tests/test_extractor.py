@@ -127,6 +127,60 @@ def test_bad_input_gives_clear_errors(faces):
         MorphableCoefficientExtractor(multiview="both").fit(faces.X)
     with pytest.raises(FileNotFoundError):
         MorphableCoefficientExtractor(model="/nonexistent/model.npz").fit(faces.X)
+    with pytest.raises(ValueError, match="'focal_length' parameter"):
+        MorphableCoefficientExtractor(camera="perspective", focal_length=0.0).fit(faces.X)
+
+
+@pytest.mark.parametrize(
+    ("X", "got"),
+    [
+        pytest.param(["a.jpg", "b.jpg"], r"image paths .*'a\.jpg'", id="paths"),
+        pytest.param([["a.jpg", None]], r"image paths .*'a\.jpg'", id="view-sets"),
+        pytest.param("a.jpg", "a single path", id="one-path"),
+        pytest.param([np.zeros((40, 40, 3), np.uint8)] * 2, "got images", id="arrays"),
+        pytest.param(np.zeros((2, 40, 40, 3), np.uint8), "looks like images", id="stack"),
+        pytest.param(np.zeros((2, 68, 2)), r"points as \(68, 2\).*reshape", id="points"),
+    ],
+)
+def test_images_instead_of_landmarks_are_explained(X, got):
+    with pytest.raises(ValueError, match=rf"expects landmarks as FaceLandmarker.*{got}.*"):
+        MorphableCoefficientExtractor().fit(X)
+
+
+def test_landmark_table_with_an_image_column_is_explained(faces):
+    import pandas as pd
+
+    frame = pd.DataFrame(faces.X[:2], columns=[f"c{i}" for i in range(408)])
+    frame.insert(0, "image", ["a.jpg", "b.jpg"])
+    with pytest.raises(ValueError, match=r"non-numeric column\(s\) \['image'\]"):
+        MorphableCoefficientExtractor().fit(frame)
+    extractor = MorphableCoefficientExtractor().fit(faces.X[:2])
+    with pytest.raises(ValueError, match="expects landmarks"):
+        extractor.transform(["a.jpg", "b.jpg"])
+
+
+def test_absurd_and_overflowing_views_are_counted_failures(faces):
+    """focal_length=1e-6 px fits residuals of 1e10 px; 1e200 px landmarks overflow."""
+    X = faces.X[:4]
+    extractor = MorphableCoefficientExtractor(camera="perspective", focal_length=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.warns(FailedSamplesWarning, match="12 of 12 views .* and 4 of 4 samples"):
+            out = extractor.fit_transform(X)
+    assert np.isnan(out).all()
+    with pytest.raises(ValueError, match="could not be fitted"):
+        extractor.set_params(on_error="raise").transform(X)
+    broken = X.copy()
+    broken[0, 136:272] *= 1e200
+    for multiview in ("independent", "joint"):
+        extractor = MorphableCoefficientExtractor(multiview=multiview).fit(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.warns(FailedSamplesWarning, match="^1 of 12 views"):
+                out = extractor.transform(broken)
+        views = out.reshape(4, 3, BLOCK)
+        assert np.isnan(views[0, 1]).all()
+        assert np.isfinite(views[0, [0, 2]]).all() and np.isfinite(views[1:]).all()
 
 
 def test_perspective_camera_fits_perspective_landmarks():

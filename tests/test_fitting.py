@@ -1,5 +1,7 @@
 """The batched fitting core on plain arrays (sk3dface.fitting._core)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,8 @@ def test_missing_points_are_ignored_and_too_few_points_fail():
         pytest.param(lambda p: np.full_like(p, 123.0), id="all-points-equal"),
         pytest.param(lambda p: np.c_[p[:, 0], 2 * p[:, 0] + 1], id="collinear"),
         pytest.param(lambda p: p * 1e300, id="overflow"),
+        pytest.param(lambda p: p * 1e200, id="overflow-in-squares"),
+        pytest.param(lambda p: np.where(np.arange(L)[:, None] == 3, 1e7, p), id="one-far-point"),
     ],
 )
 def test_degenerate_views_fail_without_disturbing_the_batch(damage):
@@ -176,7 +180,8 @@ def test_degenerate_views_fail_without_disturbing_the_batch(damage):
     points = render(mean, identity, expression, **truth)
     clean = fit_landmarks(points, mean, identity, expression)
     points[1, 0] = damage(points[1, 0])
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no internal numpy warnings leak
         fit = fit_landmarks(points, mean, identity, expression)
     assert fit.failed.tolist() == [[False], [True], [False]]
     assert np.isnan(fit.blocks()[1]).all()
@@ -224,3 +229,37 @@ def test_downweighting_the_far_jaw_resists_silhouette_landmarks():
         fit = fit_landmarks(points, mean, identity, expression, contour=contour)
         errors[name] = np.sqrt(np.mean((fit.alpha - truth["alpha"]) ** 2))
     assert errors["downweight"] < 0.8 * errors["fixed"]
+
+
+def test_an_overflowing_view_does_not_wipe_the_joint_fit_of_its_sample():
+    mean, identity, expression = face_like_model()
+    truth = random_truth(3, 3, 8, 6, seed=9)
+    truth["alpha"][:] = truth["alpha"][:, :1]
+    points = render(mean, identity, expression, **truth)
+    points += np.random.default_rng(4).normal(0, 1.0, points.shape)
+    reference = points.copy()
+    reference[0, 1] = np.nan  # the same sample with that view missing
+    points[0, 1] *= 1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = fit_landmarks(points, mean, identity, expression, joint=True)
+    expected = fit_landmarks(reference, mean, identity, expression, joint=True)
+    assert fit.failed.tolist() == [[False, True, False], [False] * 3, [False] * 3]
+    assert not fit.missing.any()
+    assert np.isnan(fit.blocks()[0, 1]).all()
+    # the good views are fitted as if the broken one were missing
+    np.testing.assert_allclose(fit.blocks()[0, [0, 2]], expected.blocks()[0, [0, 2]], atol=1e-8)
+    np.testing.assert_allclose(fit.blocks()[1:], expected.blocks()[1:], atol=1e-8)
+
+
+def test_an_absurd_fit_is_failed_not_returned():
+    """A residual larger than the spread of the points: worse than a single point."""
+    mean, identity, expression = face_like_model()
+    truth = random_truth(4, 1, 8, 6, seed=10)
+    points = render(mean, identity, expression, **truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = fit_landmarks(points, mean, identity, expression, focal_length=1e-6)
+    assert fit.failed.all() and np.isnan(fit.blocks()).all()
+    fit = fit_landmarks(points, mean, identity, expression, focal_length=1e5)
+    assert not fit.failed.any() and (fit.residual < 5).all()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,7 +37,8 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         "width": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        # BatchNorm cannot train on a batch of one example
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
@@ -62,7 +64,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- fitting ---------------------------------------------------------------
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
-        check_classification_targets(y)
+        _check_labels(y, type(self).__name__)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(
@@ -110,9 +112,12 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
 
         if self.class_weight is None:
             return None
-        weight = compute_class_weight(
-            self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
-        )
+        if isinstance(self.class_weight, dict):
+            weight = _dict_class_weight(self.class_weight, self.classes_, type(self).__name__)
+        else:
+            weight = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
+            )
         return torch.as_tensor(weight, dtype=torch.float32)
 
     def _optimizer_and_kwargs(self) -> tuple[type, dict[str, Any]]:
@@ -153,7 +158,15 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                 factor=0.5,
             )
             callbacks.append(("lr_scheduler", scheduler))
-        return callbacks + list(self.callbacks or [])
+        return callbacks + self._guarded_callbacks()
+
+    def _guarded_callbacks(self) -> list:
+        """The user's callbacks, after the divergence check (which runs first)."""
+        from sk3dface.classifiers._skorch import StopOnDivergence
+
+        default_lr = inspect.signature(type(self)).parameters["lr"].default
+        guard = StopOnDivergence(type(self).__name__, self.lr, default_lr)
+        return [("sk3dface_stop_on_divergence", guard), *list(self.callbacks or [])]
 
     def _make_net(
         self,
@@ -164,10 +177,11 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         valid: tuple[np.ndarray, np.ndarray] | None,
         with_schedule: bool,
     ):
-        from skorch import NeuralNetClassifier
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
         from torch import nn
+
+        from sk3dface.classifiers._skorch import InterruptibleNeuralNetClassifier
 
         optimizer, optimizer_kwargs = self._optimizer_and_kwargs()
         module_kwargs = {"n_classes": n_classes, **self._module_kwargs(rows)}
@@ -175,7 +189,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         params.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
         if class_weight is not None:
             params["criterion__weight"] = class_weight
-        return NeuralNetClassifier(
+        return InterruptibleNeuralNetClassifier(
             self._module_class(),
             criterion=nn.CrossEntropyLoss,
             optimizer=optimizer,
@@ -192,18 +206,43 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _train(self, rows: np.ndarray, y_rows: np.ndarray, seed: int, partial: bool) -> None:
-        """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly."""
+        """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly.
+
+        A KeyboardInterrupt stops training and propagates (skorch alone would swallow it
+        and return a half-trained net); an interrupted ``fit`` leaves the estimator
+        unfitted, an interrupted ``partial_fit`` keeps what the net has learned so far.
+        A diverged training raises :class:`~sk3dface.exceptions.TrainingDivergedError`
+        and leaves the estimator unfitted, so that it can never predict NaN probabilities.
+        """
+        from sk3dface.exceptions import TrainingDivergedError
+
         net = self.net_
         # BatchNorm cannot train on a final batch of one example: drop it (it is a
-        # different example every epoch, since batches are shuffled).
+        # different example every epoch, since batches are shuffled). Validation runs
+        # in eval mode, where a batch of one is fine.
         net.iterator_train__drop_last = rows.shape[0] % self.batch_size == 1
-        with _torch_session(seed, self.n_threads):
-            if partial:
-                net.partial_fit(rows, y_rows, epochs=1)
-            else:
-                net.fit(rows, y_rows)
-        net.train_split = None  # keep no reference to the validation data
+        try:
+            with _torch_session(seed, self.n_threads):
+                if partial:
+                    net.partial_fit(rows, y_rows, epochs=1)
+                else:
+                    net.fit(rows, y_rows)
+        except TrainingDivergedError:
+            self._forget_fit()
+            raise
+        except KeyboardInterrupt:
+            if not partial:
+                self._forget_fit()
+            raise
+        finally:
+            net.train_split = None  # keep no reference to the validation data
         self.n_epochs_ = len(net.history)
+
+    def _forget_fit(self) -> None:
+        """Remove every fitted attribute: the estimator is unfitted again."""
+        for name in list(vars(self)):
+            if (name.endswith("_") and not name.startswith("__")) or name == "_class_counts":
+                delattr(self, name)
 
     def _fit_rows(
         self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray
@@ -242,6 +281,9 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                     "classes must be passed on the first call to partial_fit: all labels "
                     "that will ever occur, e.g. np.unique(y_all)."
                 )
+            if not isinstance(classes, np.ndarray):  # np.asarray would turn [1, "a"] to str
+                classes = np.array(list(classes), dtype=object)
+            _check_mixed_labels(classes, type(self).__name__, "classes")
             all_classes = unique_labels(classes)
             if all_classes.size < 2:
                 raise ValueError(
@@ -261,7 +303,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                 "frequencies of the whole data are unknown); pass a dict of weights, "
                 "computed with sklearn.utils.compute_class_weight on all labels."
             )
-        check_classification_targets(y)
+        _check_labels(y, type(self).__name__)
         unknown = ~np.isin(y, all_classes)
         if unknown.any():
             raise ValueError(
@@ -295,7 +337,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             # continue at a constant learning rate, without validation or schedule
             net = self.net_
             net.train_split = None
-            net.callbacks = list(self.callbacks or [])
+            net.callbacks = self._guarded_callbacks()
             net.initialize_callbacks()
             for group in net.optimizer_.param_groups:
                 group["lr"] = self.lr
@@ -327,7 +369,17 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                 if x.dtype != torch.uint8:
                     x = x.to(torch.float64)
                 chunks.append(torch.softmax(module(x), dim=1).cpu().numpy())
-        return np.concatenate(chunks) if chunks else np.empty((0, self.classes_.size))
+        proba = np.concatenate(chunks) if chunks else np.empty((0, self.classes_.size))
+        bad = ~np.isfinite(proba).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite class probabilities for "
+                f"{int(bad.sum())} of {proba.shape[0]} samples: their features are far "
+                "outside the range seen in training, or the network's weights are not "
+                "finite. Rescale the features (e.g. sklearn.preprocessing.StandardScaler) "
+                "or refit with a smaller lr."
+            )
+        return proba
 
     def predict(self, X) -> np.ndarray:
         """Predict the class of each sample.
@@ -359,3 +411,46 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+
+def _check_labels(y: np.ndarray, owner: str, name: str = "y") -> None:
+    """Classification targets: all numbers or all strings, with a message that says so."""
+    _check_mixed_labels(y, owner, name)
+    check_classification_targets(y)
+
+
+def _check_mixed_labels(y: np.ndarray, owner: str, name: str) -> None:
+    if y.dtype == object and y.size:
+        kinds = {
+            "str" if isinstance(v, str) else "number" if isinstance(v, Number) else "other"
+            for v in y.ravel()
+        }
+        if len(kinds) > 1:
+            examples = {}
+            for v in y.ravel():
+                examples.setdefault(type(v).__name__, v)
+            shown = ", ".join(f"{v!r} ({kind})" for kind, v in list(examples.items())[:3])
+            raise ValueError(
+                f"{owner} got {name} with labels of mixed types, e.g. {shown}; labels must "
+                "be all numbers or all strings. Convert them first, e.g. "
+                f"np.asarray({name}).astype(str)."
+            )
+
+
+def _dict_class_weight(class_weight: dict, classes: np.ndarray, owner: str) -> np.ndarray:
+    """Weights of ``classes`` from a ``{label: weight}`` dict (missing labels weigh 1)."""
+    known = set(classes.tolist())
+    unknown = [label for label in class_weight if label not in known]
+    if unknown:
+        raise ValueError(
+            f"{owner} got class_weight for {unknown!r}, which "
+            f"{'is not a class' if len(unknown) == 1 else 'are not classes'} of y; the "
+            f"classes are {classes.tolist()!r}. Use these labels as the keys of "
+            "class_weight (classes left out get weight 1)."
+        )
+    weight = np.array([class_weight.get(label, 1.0) for label in classes.tolist()], float)
+    if not (np.isfinite(weight) & (weight >= 0)).all():
+        raise ValueError(
+            f"{owner} got class_weight={class_weight!r}; weights must be finite numbers >= 0."
+        )
+    return weight

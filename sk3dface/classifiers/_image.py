@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from sk3dface.classifiers._base import _BaseResNetClassifier
+from sk3dface.classifiers._base import _BaseResNetClassifier, _check_labels
 from sk3dface.exceptions import FailedSamplesWarning, ImageReadError
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
@@ -370,7 +369,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         y = column_or_1d(np.asarray(y), warn=True)
         if y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels.")
-        check_classification_targets(y)
+        _check_labels(y, type(self).__name__)
         rows, row_sample, _ = self._crops(X)
         used = np.unique(row_sample)
         if used.size < n_samples:

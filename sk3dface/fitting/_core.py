@@ -32,6 +32,9 @@ from sk3dface.models._camera import rotation_angles
 CONTOUR_YAW = 15.0
 # Smallest / largest eigenvalue of the 2-D point spread below this: collinear points.
 _DEGENERATE_RATIO = 1e-4
+# Landmarks beyond this many pixels from the origin are corrupt (no image is that large):
+# their view is failed before the solve, so that it cannot overflow the sample's other views.
+MAX_COORDINATE = 1e6
 # Largest working array, in floats (16 MB: cache friendly); sets the chunk of samples.
 _CHUNK_FLOATS = 1 << 21
 _LIFT = np.array([1.0, -1.0])
@@ -51,7 +54,9 @@ class LandmarkFit:
     """Result of :func:`fit_landmarks`; every array has leading shape ``(n, n_views)``.
 
     Views that are ``missing`` (no finite landmark) or ``failed`` (too few or
-    degenerate points, non-finite solution) hold NaN everywhere.
+    degenerate points, a coordinate beyond ``MAX_COORDINATE`` pixels, a non-finite
+    solution, or a residual larger than the spread of the view's points, i.e. a fit
+    worse than putting every point at their centroid) hold NaN everywhere.
     """
 
     alpha: np.ndarray  # (n, V, n_alpha)
@@ -206,13 +211,26 @@ class _Model:
         return self.mean + (coef @ self.basis.reshape(3 * L, -1).T).reshape(-1, L, 3)
 
 
-def _fit_chunk(points, model, *, focal_length, n_iter, joint, contour, min_points):
+def _fit_chunk(points, model, **options):
+    # NaN and overflow are expected and handled here: the views that produce them are
+    # marked failed. numpy's RuntimeWarnings about them would only alarm the user.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _fit_chunk_unguarded(points, model, **options)
+
+
+def _fit_chunk_unguarded(points, model, *, focal_length, n_iter, joint, contour, min_points):
     n, n_views, L, _ = points.shape
     m = n * n_views
     valid = np.isfinite(points).all(axis=-1).reshape(m, L)
     q = np.where(valid[..., None], points.reshape(m, L, 2), 0.0) * _LIFT
     missing = ~valid.any(axis=1)
-    usable = (valid.sum(axis=1) >= min_points) & ~_degenerate(q, valid)
+    in_range = (np.abs(q) <= MAX_COORDINATE).all(axis=(1, 2))
+    q = np.where(in_range[:, None, None], q, 0.0)
+    usable = in_range & (valid.sum(axis=1) >= min_points)
+    usable &= ~_degenerate(q, valid & in_range[:, None])
+    # unusable views take no part in the solve (weight 0, points 0): like missing views,
+    # they cannot disturb the shared alpha of their sample
+    q = np.where(usable[:, None, None], q, 0.0)
     # The closed-form pose start needs well-posed data for every batch member: unusable
     # views get a stand-in (the frontal mean) there, and weight 0 everywhere else.
     q_start = np.where(usable[:, None, None], q, model.mean[None, :, :2])
@@ -237,6 +255,7 @@ def _fit_chunk(points, model, *, focal_length, n_iter, joint, contour, min_point
     translation = t * _LIFT
     solved = np.isfinite(coef).all(1) & np.isfinite(angles).all(1) & np.isfinite(translation).all(1)
     solved &= np.isfinite(residual) & (s > 0) & np.isfinite(s)
+    solved &= residual <= _spread(q, valid)
     failed = ~missing & ~(usable & solved)
     bad = missing | failed
     for array in (coef, angles, translation):
@@ -255,6 +274,14 @@ def _fit_chunk(points, model, *, focal_length, n_iter, joint, contour, min_point
         missing=out(missing),
         failed=out(failed),
     )
+
+
+def _spread(q, valid):
+    """RMS distance of a view's valid points from their centroid, (m,)."""
+    w = valid.astype(float)
+    total = np.maximum(w.sum(1), 1.0)
+    centre = (w[..., None] * q).sum(1) / total[:, None]
+    return np.sqrt((w * ((q - centre[:, None]) ** 2).sum(-1)).sum(1) / total)
 
 
 def _degenerate(q, valid):

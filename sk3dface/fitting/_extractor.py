@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, CoefficientLayout, landmarks_to_views
 from sk3dface.exceptions import FailedSamplesWarning
-from sk3dface.fitting._core import contour_sides, fit_landmarks
+from sk3dface.fitting._core import MAX_COORDINATE, contour_sides, fit_landmarks
 from sk3dface.models._morphable_model import MorphableModel
 from sk3dface.models.io import load_model
 from sk3dface.utils._sklearn_compat import (
@@ -190,7 +190,7 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         -------
         self : MorphableCoefficientExtractor
         """
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        X = self._validate_landmarks(X, reset=True)
         if self.camera == "perspective" and self.focal_length is None:
             raise ValueError(
                 "camera='perspective' needs focal_length (in pixels, e.g. the image width "
@@ -218,7 +218,7 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
             views. Names from :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        X = self._validate_landmarks(X, reset=False)
         model = self.model_
         L = N_LANDMARKS
         fit = fit_landmarks(
@@ -238,6 +238,24 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         self._report_failures(fit.failed, fit.missing | fit.failed)
         return fit.blocks().reshape(len(X), -1)
 
+    def _validate_landmarks(self, X: Any, *, reset: bool) -> np.ndarray:
+        """validate_data, with a message that points at FaceLandmarker when X is images."""
+        try:
+            return validate_data(
+                self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=reset
+            )
+        except (TypeError, ValueError) as exc:
+            got = _describe_non_landmarks(X)
+            if got is None:
+                raise
+            raise ValueError(
+                f"{type(self).__name__} expects landmarks as FaceLandmarker produces them: "
+                f"a numeric array of shape (n_samples, n_views*{LANDMARK_BLOCK}), 68 points "
+                f"x (x, y) pixels per view; got {got}. To start from images, detect their "
+                "landmarks first, e.g. make_pipeline(FaceLandmarker(), "
+                "MorphableCoefficientExtractor())."
+            ) from exc
+
     def _report_failures(self, failed: np.ndarray, unusable: np.ndarray) -> None:
         n_failed = int(failed.sum())
         empty = np.flatnonzero(unusable.all(axis=1))
@@ -245,8 +263,9 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         if n_failed:
             problems.append(
                 f"{n_failed} of {failed.size} views had landmarks that could not be fitted "
-                "(fewer than 6 finite points, all points equal or collinear, or no finite "
-                "solution)"
+                "(fewer than 6 finite points, all points equal or collinear, coordinates "
+                f"beyond {MAX_COORDINATE:g} px, or no finite or plausible solution: a residual "
+                "larger than the spread of the points)"
             )
         if empty.size:
             problems.append(
@@ -291,3 +310,47 @@ def _check_layout(n_columns: int) -> None:
             f"(n_samples, n_views*{LANDMARK_BLOCK}): 68 points x (x, y) pixels per view. "
             "Check that X holds landmarks, not images or coefficients."
         )
+
+
+def _describe_non_landmarks(X: Any) -> str | None:
+    """What ``X`` is when it holds images, paths or point arrays instead of landmark rows."""
+    from sk3dface.utils._input import is_image, is_missing
+
+    if isinstance(X, (str, os.PathLike)):
+        return f"a single path {os.fspath(X)!r:.80}"
+    if hasattr(X, "tocoo"):  # scipy sparse: scikit-learn's own message says it all
+        return None
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # pandas DataFrame
+        text = [c for c, kind in X.dtypes.items() if getattr(kind, "kind", "O") in "OSU"]
+        if text:
+            return (
+                f"a DataFrame with non-numeric column(s) {[str(c) for c in text[:3]]} "
+                "(drop image names and other text columns)"
+            )
+        return None
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim >= 3 and X.shape[-2:] == (N_LANDMARKS, 2):
+            return (
+                f"an array of shape {X.shape} (points as (68, 2)); reshape it to "
+                f"(n_samples, -1) so that each row holds n_views*{LANDMARK_BLOCK} columns"
+            )
+        if X.ndim >= 3:
+            return f"an array of shape {X.shape}, which looks like images"
+        return None
+    try:
+        first = next(iter(X))
+        if isinstance(first, (list, tuple)) or (
+            isinstance(first, np.ndarray) and first.dtype == object
+        ):
+            first = next((v for v in first if not is_missing(v)), None)
+    except Exception:  # only a hint: anything that cannot be looked into is not described
+        return None
+    if first is None or isinstance(first, (int, float, np.number)):
+        return None
+    if isinstance(first, np.ndarray) and first.ndim < 2:
+        return None
+    if isinstance(first, (str, os.PathLike)):
+        return f"image paths or other text (first: {os.fspath(first)!r:.80})"
+    if is_image(first):
+        return "images"
+    return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from numbers import Number
 from typing import Any
 
 import numpy as np
@@ -87,10 +88,19 @@ def as_view_sets(X: Any, owner: str) -> list[list[Any]]:
                     got = f"an array of shape {view.shape} and dtype {view.dtype}"
                 else:
                     got = f"{type(view).__name__} {view!r:.60}"
+                numbers = isinstance(view, Number) or (
+                    isinstance(view, np.ndarray) and view.ndim <= 1 and view.dtype.kind in "biuf"
+                )
+                hint = (
+                    f" X looks like a feature matrix (rows of numbers); {owner} reads "
+                    "images, not feature vectors: pass a list of images or image paths."
+                    if numbers
+                    else ""
+                )
                 raise TypeError(
                     f"Sample {index}, view {position}: expected an image (a path, an H×W, "
                     f"H×W×3 or H×W×4 array, or a PIL image) or None for a missing view; "
-                    f"got {got}."
+                    f"got {got}.{hint}"
                 )
         view_sets.append(views)
     return view_sets

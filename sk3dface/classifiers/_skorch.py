@@ -1,0 +1,91 @@
+"""The skorch net the ResNet estimators train, and its divergence guard.
+
+Imported only when a network is built, so that importing sk3dface does not import torch.
+"""
+
+from __future__ import annotations
+
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback, EarlyStopping
+
+from sk3dface.exceptions import TrainingDivergedError
+
+
+class InterruptibleNeuralNetClassifier(NeuralNetClassifier):
+    """skorch's :class:`~skorch.NeuralNetClassifier`, except that Ctrl-C stops the fit.
+
+    skorch's ``partial_fit`` (and so ``fit``) catches :class:`KeyboardInterrupt`, runs
+    the ``on_train_end`` callbacks and returns the half-trained net as if training had
+    finished: skorch's :class:`~skorch.callbacks.EarlyStopping` stops training by raising
+    it. Here an interrupt that does not come from an early stop is recorded in
+    ``fit_loop`` and raised again once skorch has cleaned up, so that an interrupted
+    ``fit`` never looks like a finished one.
+    """
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as interrupt:
+            if not self._stopped_early():
+                self._sk3dface_interrupt = interrupt
+            raise
+
+    def _stopped_early(self) -> bool:
+        """An EarlyStopping callback ran out of patience: it raised the KeyboardInterrupt."""
+        return any(
+            isinstance(callback, EarlyStopping)
+            and getattr(callback, "misses_", 0) >= callback.patience
+            for _, callback in getattr(self, "callbacks_", [])
+        )
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        self._sk3dface_interrupt = None
+        super().partial_fit(X, y, classes, **fit_params)
+        interrupt, self._sk3dface_interrupt = self._sk3dface_interrupt, None
+        if interrupt is not None:
+            raise interrupt
+        return self
+
+
+class StopOnDivergence(Callback):
+    """Raise :class:`~sk3dface.exceptions.TrainingDivergedError` on a non-finite loss.
+
+    Checks the loss of every training batch and, at the end of every epoch, the
+    module's weights and BatchNorm statistics (which can overflow while the loss is
+    still finite).
+
+    Parameters
+    ----------
+    owner : str
+        Name of the estimator, for the message.
+    lr : float
+        Its learning rate, for the message.
+    default_lr : float
+        Its default learning rate, suggested in the message.
+    """
+
+    def __init__(self, owner: str, lr: float, default_lr: float) -> None:
+        self.owner = owner
+        self.lr = lr
+        self.default_lr = default_lr
+
+    def _fail(self, net, what: str) -> None:
+        epoch = len(net.history)
+        raise TrainingDivergedError(
+            f"{self.owner} training diverged: {what} in epoch {epoch} with lr={self.lr:g}. "
+            "The learning rate is probably too large: try a smaller one (the default is "
+            f"lr={self.default_lr:g}). The classifier was left unfitted."
+        )
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
+        loss = kwargs.get("loss")
+        if training and loss is not None and not bool(torch.isfinite(loss).all()):
+            self._fail(net, f"the training loss became {float(loss.detach().float()):g}")
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        module = net.module_
+        tensors = [*module.named_parameters(), *module.named_buffers()]
+        for name, tensor in tensors:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                self._fail(net, f"the network's {name} became NaN or infinite")
