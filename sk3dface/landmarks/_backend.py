@@ -236,8 +236,8 @@ def backend_identity(backend: Any, _depth: int = 0) -> Any:
     --------
     >>> from sk3dface import DlibBackend
     >>> name, params, key = backend_identity(DlibBackend(upsample=1))
-    >>> name, params, len(key)
-    ('sk3dface.landmarks._dlib.DlibBackend', {'predictor_path': None, 'upsample': 1}, 64)
+    >>> name, sorted(params), len(key)
+    ('sk3dface.landmarks._dlib.DlibBackend', ['detector', 'predictor_path', 'upsample'], 64)
     """
     if isinstance(backend, _PLAIN):
         return backend
