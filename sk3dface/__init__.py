@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "MorphableCoefficientExtractor": "sk3dface.fitting",
     "MultiViewAggregator": "sk3dface.fitting",
     "CoefficientSelector": "sk3dface.fitting",
+    "FrontalShape": "sk3dface.fitting",
     # classifiers
     "ResNetClassifier": "sk3dface.classifiers",
     "ImageResNetClassifier": "sk3dface.classifiers",
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
     from sk3dface.classifiers import ResNetClassifier as ResNetClassifier
     from sk3dface.embeddings import FaceEmbedder as FaceEmbedder
     from sk3dface.fitting import CoefficientSelector as CoefficientSelector
+    from sk3dface.fitting import FrontalShape as FrontalShape
     from sk3dface.fitting import MorphableCoefficientExtractor as MorphableCoefficientExtractor
     from sk3dface.fitting import MultiViewAggregator as MultiViewAggregator
     from sk3dface.landmarks import DlibBackend as DlibBackend

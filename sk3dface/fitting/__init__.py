@@ -2,11 +2,18 @@
 
 ``_core`` is the batched Gauss-Newton fit (no estimator state), ``_extractor`` the
 :class:`MorphableCoefficientExtractor` around it, ``_aggregator`` and ``_selector`` the
-transformers of coefficient blocks (sharing ``_blocks``).
+transformers of coefficient blocks (sharing ``_blocks``), ``_frontal`` the pose-normalised
+shapes (:class:`FrontalShape`).
 """
 
 from sk3dface.fitting._aggregator import MultiViewAggregator
 from sk3dface.fitting._extractor import MorphableCoefficientExtractor
+from sk3dface.fitting._frontal import FrontalShape
 from sk3dface.fitting._selector import CoefficientSelector
 
-__all__ = ["CoefficientSelector", "MorphableCoefficientExtractor", "MultiViewAggregator"]
+__all__ = [
+    "CoefficientSelector",
+    "FrontalShape",
+    "MorphableCoefficientExtractor",
+    "MultiViewAggregator",
+]

@@ -22,6 +22,7 @@ from sk3dface.protocols._evaluation import (
     run_protocol,
 )
 from sk3dface.protocols._pipelines import make_classifier, make_coefficient_pipeline, make_pipeline
+from sk3dface.protocols._task_pipeline import make_task_pipeline
 from sk3dface.protocols._tasks import (
     PROTOCOLS,
     TASKS,
@@ -44,5 +45,6 @@ __all__ = [
     "make_classifier",
     "make_coefficient_pipeline",
     "make_pipeline",
+    "make_task_pipeline",
     "run_protocol",
 ]

@@ -1,0 +1,204 @@
+"""make_task_pipeline: the recommended pipeline per task, chosen by measurement on real photos.
+
+The choices (``docs/real_data.md`` has the numbers and what else was tried):
+
+- 3-D features: :class:`~sk3dface.FrontalShape` — the observed landmarks with the fitted
+  pose removed and, for identity and gender, the fitted expression (identity prior
+  ``alpha_reg=10``), for expression the fitted identity (default priors). The model's
+  coefficients alone carried less than the raw landmarks.
+- 2-D features: dlib's 128-d face descriptors (:class:`~sk3dface.FaceEmbedder`).
+- Fusion: ``"fused"`` is intermediate fusion (per-block standardised features side by side,
+  scikit-learn's ``ColumnTransformer``), ``"late"`` averages the probabilities of one
+  classifier per modality (scikit-learn's ``VotingClassifier``). Detection runs once per
+  image in both: the embedder returns the landmarks of the same detection.
+- Classifier: shrinkage LDA (``LinearDiscriminantAnalysis(solver="lsqr",
+  shrinkage="auto")``), best or within 1.3 points of the best in every measured cell and
+  the fastest; ``"resnet"`` is the paper's ResNet-34 (identity, gender) or ResNet-32
+  (expression).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from sk3dface.embeddings._dlib_descriptor import N_EMBEDDING
+
+TASKS_3D = {"identity": "identity", "gender": "identity", "expression": "expression"}
+FEATURES = ("3d", "2d", "fused", "late")
+CLASSIFIERS = ("lda", "logreg", "svc", "resnet")
+#: identity prior of the fit for each task's 3-D features (measured on training folds)
+_ALPHA_REG = {"identity": 10.0, "gender": 10.0, "expression": 1.0}
+_RESNET_DEPTH = {"identity": 34, "gender": 34, "expression": 32}
+
+
+def landmark_columns(X: Any) -> np.ndarray:
+    """Columns of FaceEmbedder(include_landmarks=True) output holding landmarks."""
+    return np.arange(np.shape(X)[1] - N_EMBEDDING)
+
+
+def embedding_columns(X: Any) -> np.ndarray:
+    """Columns of FaceEmbedder(include_landmarks=True) output holding the descriptor."""
+    n_columns = np.shape(X)[1]
+    return np.arange(n_columns - N_EMBEDDING, n_columns)
+
+
+def _classifier(name: Any, task: str, random_state: int | None) -> Any:
+    """A classifier by name (with its scaler when it needs one), or the estimator given."""
+    from sklearn.preprocessing import StandardScaler
+
+    if not isinstance(name, str):
+        return name
+    if name == "lda":
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    if name == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return Pipeline(
+            [("scaler", StandardScaler()), ("logreg", LogisticRegression(C=1.0, max_iter=3000))]
+        )
+    if name == "svc":
+        from sklearn.svm import SVC
+
+        return Pipeline([("scaler", StandardScaler()), ("svc", SVC(C=10.0))])
+    if name == "resnet":
+        from sk3dface.classifiers import ResNetClassifier
+
+        resnet = ResNetClassifier(depth=_RESNET_DEPTH[task], random_state=random_state)
+        return Pipeline([("scaler", StandardScaler()), ("resnet", resnet)])
+    raise ValueError(
+        f"classifier must be None, one of {CLASSIFIERS} or a scikit-learn classifier; got {name!r}."
+    )
+
+
+def _shape(task: str, model: Any) -> Any:
+    from sk3dface.fitting import FrontalShape, MorphableCoefficientExtractor
+    from sk3dface.models.io import load_landmark_model
+
+    extractor = MorphableCoefficientExtractor(
+        model=load_landmark_model(model), alpha_reg=_ALPHA_REG[task]
+    )
+    return FrontalShape(TASKS_3D[task], extractor=extractor)
+
+
+def make_task_pipeline(
+    task: str,
+    *,
+    features: str = "3d",
+    classifier: Any = None,
+    model: Any = "default",
+    memory: Any = None,
+    n_jobs: int | None = None,
+    random_state: int | None = 0,
+) -> Pipeline:
+    """The recommended, unfitted pipeline from images (or view sets) to labels for a task.
+
+    Parameters
+    ----------
+    task : {"identity", "expression", "gender"}
+        What to predict.
+    features : {"3d", "2d", "fused", "late"}, default="3d"
+        ``"3d"``: :class:`~sk3dface.FrontalShape` of the 68 landmarks (first step
+        :class:`~sk3dface.FaceLandmarker`, so ``pipe[1:]`` takes landmark arrays).
+        ``"2d"``: dlib's face descriptors (first step :class:`~sk3dface.FaceEmbedder`).
+        ``"fused"``: both, standardised per block and concatenated into one classifier
+        (``ColumnTransformer``; block weights as ``features__transformer_weights``).
+        ``"late"``: one classifier per block, their probabilities averaged
+        (``VotingClassifier(voting="soft")``; weights as ``classifier__weights``; no
+        inner cross-validation, so no person leaks between the blocks' training data).
+        For both fusions the first step is ``FaceEmbedder(include_landmarks=True)``: one
+        detection per image.
+    classifier : None, {"lda", "logreg", "svc", "resnet"} or estimator, default=None
+        None: shrinkage LDA (the measured best). ``"resnet"``: the paper's ResNet-34 for
+        identity and gender, ResNet-32 for expression, after a ``StandardScaler``. An
+        estimator is used as given (for ``"late"``: for each block).
+    model : MorphableModel, path or "default", default="default"
+        The morphable model of the 3-D fit (read now, so a bad file fails here).
+    memory : str, joblib.Memory or None, default=None
+        The landmarker's content-keyed cache: each image is detected once per setting,
+        across folds and grid-search candidates. None: no cache.
+    n_jobs : int, optional
+        Parallel jobs of the landmarker / embedder.
+    random_state : int or None, default=0
+        Seed of the ResNet.
+
+    Returns
+    -------
+    pipeline : Pipeline
+        Unfitted; ``pipeline.steps[0]`` reads the images.
+
+    Examples
+    --------
+    >>> from sk3dface.protocols import make_task_pipeline
+    >>> pipe = make_task_pipeline("identity")
+    >>> [name for name, _ in pipe.steps]
+    ['landmarker', 'shape', 'classifier']
+    >>> [name for name, _ in make_task_pipeline("gender", features="fused").steps]
+    ['faces', 'features', 'classifier']
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    from sk3dface.embeddings import FaceEmbedder
+    from sk3dface.landmarks import FaceLandmarker
+
+    if task not in TASKS_3D:
+        raise ValueError(f"task must be one of {sorted(TASKS_3D)}; got {task!r}.")
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}; got {features!r}.")
+    name = "lda" if classifier is None else classifier
+    if features == "3d":
+        return Pipeline(
+            [
+                ("landmarker", FaceLandmarker(memory=memory, n_jobs=n_jobs)),
+                ("shape", _shape(task, model)),
+                ("classifier", _classifier(name, task, random_state)),
+            ]
+        )
+    if features == "2d":
+        return Pipeline(
+            [
+                ("embedder", FaceEmbedder(memory=memory, n_jobs=n_jobs)),
+                ("classifier", _classifier(name, task, random_state)),
+            ]
+        )
+    faces = FaceEmbedder(include_landmarks=True, memory=memory, n_jobs=n_jobs)
+    shape_block = Pipeline([("shape", _shape(task, model)), ("scaler", StandardScaler())])
+    if features == "fused":
+        blocks = ColumnTransformer(
+            [("3d", shape_block, landmark_columns), ("2d", StandardScaler(), embedding_columns)]
+        )
+        return Pipeline(
+            [
+                ("faces", faces),
+                ("features", blocks),
+                ("classifier", _classifier(name, task, random_state)),
+            ]
+        )
+    from sklearn.ensemble import VotingClassifier
+
+    per_block = [
+        (
+            "3d",
+            Pipeline(
+                [
+                    ("select", ColumnTransformer([("3d", shape_block, landmark_columns)])),
+                    ("classifier", _classifier(name, task, random_state)),
+                ]
+            ),
+        ),
+        (
+            "2d",
+            Pipeline(
+                [
+                    ("select", ColumnTransformer([("2d", StandardScaler(), embedding_columns)])),
+                    ("classifier", _classifier(name, task, random_state)),
+                ]
+            ),
+        ),
+    ]
+    return Pipeline([("faces", faces), ("classifier", VotingClassifier(per_block, voting="soft"))])
