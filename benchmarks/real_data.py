@@ -120,7 +120,7 @@ def features(data, cache_dir: str) -> dict[str, np.ndarray]:
     return {"landmarks": both[:, :136], "embedding": both[:, 136:], "both": both}
 
 
-def run(name: str, cache_dir: str, resnet: bool) -> None:
+def run(name: str, cache_dir: str, resnet: bool, only: str | None = None) -> None:
     folder, pattern, match_on, tasks = SETS[name]
     data = load_image_folder(DATASETS / folder, pattern, match_on=match_on, check_images=False)
     start = time.perf_counter()
@@ -130,7 +130,11 @@ def run(name: str, cache_dir: str, resnet: bool) -> None:
         f"\n### {name}: {len(found)} images, {int(found.sum())} with a face "
         f"(detection + descriptors {time.perf_counter() - start:.0f} s)\n"
     )
-    for task in tasks:
+    if only in (None, "verification"):
+        verification(name, data, arrays, found)
+    if name == "taiwanese" and only in (None, "ratings"):
+        ratings(data, arrays, found)
+    for task in tasks if only in (None, "classification") else ():
         y, groups, cv = folds(task, data)
         y, groups = y[found], groups[found]
         print(f"#### {name} — {task} ({len(y)} samples, {cv.get_n_splits(groups=groups)} folds)\n")
@@ -152,17 +156,123 @@ def run(name: str, cache_dir: str, resnet: bool) -> None:
         print()
 
 
+def verification(name: str, data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
+    """EER and TAR@FAR=1e-2 on people never seen when learning the projection."""
+    from sk3dface.fitting import FrontalShape
+    from sk3dface.metrics import equal_error_rate, make_verification_pairs, pair_scores, tar_at_far
+
+    subject = np.asarray(data.subject)[found]
+    people = np.unique(subject)
+    train = np.isin(subject, people[: len(people) // 2])  # first half of the people
+    test = ~train
+    pairs, same = make_verification_pairs(subject[test], n_impostors=20_000, random_state=0)
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+    kinds = {
+        "raw landmarks": (FunctionTransformer(procrustes), arrays["landmarks"]),
+        "3d: FrontalShape identity": (FrontalShape("identity"), arrays["landmarks"]),
+        "2d: dlib descriptor": (None, arrays["embedding"]),
+    }
+    print(
+        f"#### {name} — verification ({test.sum()} images of {len(people) - len(people) // 2} "
+        f"new people; {same.sum()} genuine, {(~same.astype(bool)).sum()} impostor pairs)\n"
+    )
+    print("| features | metric | EER % | TAR@FAR=1e-2 % |")
+    print("|---|---|---|---|")
+    fused = []
+    for label, (transformer, X) in kinds.items():
+        X = X[found]
+        if transformer is not None:
+            X = transformer.fit(X[train]).transform(X)
+        X = StandardScaler().fit(X[train]).transform(X)
+        fused.append(X)
+        rows = [("cosine", None)]
+        rows.append(("cosine after LDA (train people)", lda.fit(X[train], subject[train])))
+        for metric, projection in rows:
+            scores = pair_scores(X[test], pairs, transformer=projection)
+            print(
+                f"| {label} | {metric} | {100 * equal_error_rate(same, scores):.1f} | "
+                f"{100 * tar_at_far(same, scores, 1e-2):.1f} |"
+            )
+    X = np.concatenate(fused[1:], axis=1)
+    projection = lda.fit(X[train], subject[train])
+    scores = pair_scores(X[test], pairs, transformer=projection)
+    print(
+        f"| fused (3d + 2d) | cosine after LDA (train people) | "
+        f"{100 * equal_error_rate(same, scores):.1f} | {100 * tar_at_far(same, scores, 1e-2):.1f} |"
+    )
+    print()
+
+
+def ratings(data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
+    """Observer-rated expression intensity (Taiwanese ratings.csv), person-disjoint folds."""
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import make_scorer, mean_absolute_error
+    from sklearn.model_selection import cross_validate
+    from sklearn.svm import SVR
+
+    from sk3dface.fitting import FrontalShape
+
+    table = pd.read_csv(DATASETS / "taiwanese" / "ratings.csv").set_index("file_name")
+    names = [Path(p).name for p in np.asarray(data.images)[found]]
+    rated = np.array([n in table.index for n in names])
+    targets = [c for c in table.columns if c.startswith("intensity_")]
+    y = table.loc[np.array(names)[rated], targets].to_numpy(float)
+    groups = np.asarray(data.subject)[found][rated]
+    kinds = {
+        "raw landmarks": (FunctionTransformer(procrustes), arrays["landmarks"]),
+        "3d: FrontalShape expression": (
+            FrontalShape("expression", extractor=MorphableCoefficientExtractor()),
+            arrays["landmarks"],
+        ),
+        "2d: dlib descriptor": (None, arrays["embedding"]),
+    }
+    print(
+        f"#### taiwanese — observer-rated intensity of {len(targets)} emotions "
+        f"({rated.sum()} images, GroupKFold(10) on the person)\n"
+    )
+    print("| features | regressor | R² (mean over emotions) | MAE |")
+    print("|---|---|---|---|")
+    for label, (transformer, X) in kinds.items():
+        X = X[found][rated]
+        for reg_name, regressor in [("Ridge(alpha=10)", Ridge(alpha=10.0)), ("SVR", None)]:
+            steps = [] if transformer is None else [transformer]
+            if regressor is None:
+                from sklearn.multioutput import MultiOutputRegressor
+
+                regressor = MultiOutputRegressor(SVR(C=1.0))
+            estimator = make_pipeline(*steps, StandardScaler(), regressor)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = cross_validate(
+                    estimator,
+                    X,
+                    y,
+                    groups=groups,
+                    cv=GroupKFold(10),
+                    scoring={"r2": "r2", "mae": make_scorer(mean_absolute_error)},
+                )
+            print(
+                f"| {label} | {reg_name} | {result['test_r2'].mean():.3f} | "
+                f"{result['test_mae'].mean():.3f} |"
+            )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sk3dface-bench"))
     parser.add_argument("--resnet", action="store_true", help="also the default ResNet")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    parser.add_argument(
+        "--only", choices=("classification", "verification", "ratings"), default=None
+    )
     args = parser.parse_args()
     if not DATASETS.is_dir():
         print(f"skipped: {DATASETS} is absent (the real data sets are not on this machine)")
         return
     for name in args.sets.split(","):
-        run(name, args.cache_dir, args.resnet)
+        run(name, args.cache_dir, args.resnet, args.only)
 
 
 if __name__ == "__main__":
