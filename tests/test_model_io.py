@@ -678,3 +678,12 @@ def test_truncated_npz_expression_and_embedding_files_name_the_file(tmp_path):
     (tmp_path / "embedding.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ModelFormatError, match=r"embedding\.npz: not a readable \.npz"):
         load_flame(tmp_path / "generic_model.pkl", tmp_path / "embedding.npz", n_shape=4)
+
+
+def test_a_folder_where_a_model_file_is_expected_is_named(tmp_path):
+    with pytest.raises(ModelFormatError, match=r"FLAME model is a folder; pass the file"):
+        load_flame(tmp_path)
+    with pytest.raises(ModelFormatError, match=r"BFM_model_front\.mat is a folder"):
+        load_bfm_front(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"\.npz file not found: .*none\.npz"):
+        MorphableModel.load(tmp_path / "none.npz")

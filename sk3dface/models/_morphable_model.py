@@ -45,7 +45,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with open(source, "rb") as file:
             magic = file.read(4)
     except FileNotFoundError:
-        raise
+        raise FileNotFoundError(f".npz file not found: {source}") from None
     except OSError as exc:
         raise ModelFormatError(f"{source}: cannot read the .npz file ({exc}).") from None
     if not magic:
