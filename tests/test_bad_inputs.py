@@ -1051,3 +1051,11 @@ def test_cli_one_bad_image_keeps_the_others(fx, capsys, grace_landmarks):
     frame = pd.read_csv(out)
     assert frame.iloc[1, 1:].isna().all()
     np.testing.assert_allclose(frame.iloc[0, 1:].to_numpy(float), grace_landmarks, atol=0.01)
+
+
+def test_every_python_block_of_docs_failures_runs(capsys):
+    text = (Path(__file__).resolve().parents[1] / "docs" / "failures.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) >= 4
+    for block in blocks:
+        exec(compile(block, "docs/failures.md", "exec"), {})
