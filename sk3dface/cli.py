@@ -118,9 +118,72 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--gender-table only applies to fei")
 
 
-def _check_out(path: str | None) -> None:
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise CommandError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+def _check_out_file(path: str | None, option: str) -> None:
+    """Fail now, before any work, if the output file ``path`` cannot be created or written.
+
+    The file is opened for appending (an existing file is left as it is) and removed again if
+    this check created it.
+    """
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(
+            f"cannot write {option} {path}: it is an existing folder; pass a file name "
+            "such as out.csv"
+        )
+    parent = target.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise CommandError(f"cannot write {option} {path}: folder {parent} {what}")
+    existed = target.exists()
+    try:
+        with open(target, "a"):
+            pass
+    except OSError as error:
+        raise CommandError(
+            f"cannot write {option} {path}: cannot create a file in {parent} "
+            f"({error.strerror or error}); pass a file in a folder you can write to"
+        ) from None
+    if not existed:
+        target.unlink(missing_ok=True)
+
+
+def _check_out_folder(path: str | None, option: str) -> None:
+    """Create the output folder ``path`` now and check that files can be written in it."""
+    if path is None:
+        return
+    import tempfile
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise CommandError(
+            f"cannot use {option} {path}: it is an existing file, not a folder; pass a folder "
+            "path (it is created if missing)"
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as error:
+        if isinstance(error, (FileExistsError, NotADirectoryError)):
+            reason = "part of the path is an existing file, not a folder"
+        else:
+            reason = error.strerror or str(error)
+        raise CommandError(
+            f"cannot create or write {option} {path}: {reason}; pass a folder you can write to"
+        ) from None
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check every output of the command before any image is read or model loaded."""
+    if args.command in ("landmarks", "fit"):
+        _check_out_file(args.out, "--out")
+    if args.command == "landmarks":
+        _check_out_folder(args.plot, "--plot")
+    if args.command == "demo":
+        _check_out_folder(args.out, "--out")
+    _check_out_folder(args.cache_dir, "--cache-dir")
 
 
 def _detect(args: argparse.Namespace, images: list[str]) -> tuple[Any, int]:
@@ -158,7 +221,6 @@ def _landmarks(args: argparse.Namespace) -> int:
 
     from sk3dface._layout import landmark_names
 
-    _check_out(args.out)
     images = list(args.images)
     points, n_failed = _detect(args, images)
     frame = pd.DataFrame(points, columns=landmark_names())
@@ -186,7 +248,6 @@ def _fit(args: argparse.Namespace) -> int:
     from sk3dface import MorphableCoefficientExtractor
     from sk3dface.models.io import load_landmark_model
 
-    _check_out(args.out)
     model = load_landmark_model(args.model)  # a bad model file fails before any image is read
     images = list(args.images)
     points, n_failed = _detect(args, images)
@@ -267,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
     try:
+        _check_outputs(args)
         return COMMANDS[args.command](args)
     except (CommandError, ValueError, OSError) as error:
         print(f"sk3dface {args.command}: error: {error}", file=sys.stderr)

@@ -251,3 +251,72 @@ def test_interrupting_the_demo_training_stops_the_demo(monkeypatch, tmp_path, ca
     assert main(["demo", "--quick", "--out", str(out), "--n-jobs", "1"]) == 130
     assert "sk3dface demo: interrupted" in capsys.readouterr().err
     assert not (out / "results.csv").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip archive", "truncated"])
+def test_fit_with_a_corrupt_npz_model_is_one_line_and_exit_1(tmp_path, capsys, content):
+    from sk3dface import make_default_model
+
+    model = tmp_path / "bad.npz"
+    if content == "truncated":
+        make_default_model().save(model)
+        content = model.read_bytes()[:-300]
+    model.write_bytes(content)
+    argv = ["fit", GRACE, "--model", str(model), "--out", str(tmp_path / "c.csv")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sk3dface fit: error: {model}: not a readable .npz archive")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.fixture
+def no_detection(monkeypatch):
+    """Fail the test if any image is read: output problems must be found first."""
+    import sk3dface.cli
+
+    def detect(*args, **kwargs):
+        raise AssertionError("detection ran before the output was checked")
+
+    monkeypatch.setattr(sk3dface.cli, "_detect", detect)
+    monkeypatch.setattr("sk3dface.protocols._demo.run_demo", detect)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["landmarks", GRACE, "--out", "/proc/x.csv"], "cannot write --out /proc/x.csv"),
+        (["fit", GRACE, "--out", "/proc/x.csv"], "cannot write --out /proc/x.csv"),
+        (["landmarks", GRACE, "--out", "{tmp}"], "is an existing folder"),
+        (["landmarks", GRACE, "--plot", "{file}"], "is an existing file, not a folder"),
+        (["landmarks", GRACE, "--plot", "{file}/sub"], "is an existing file, not a folder"),
+        (["landmarks", GRACE, "--plot", "/proc/plots"], "cannot create or write --plot"),
+        (["demo", "--out", "{file}"], "--out {file}: it is an existing file, not a folder"),
+        (["demo", "--out", "/proc/demo"], "cannot create or write --out /proc/demo"),
+        (["landmarks", GRACE, "--cache-dir", "{file}"], "--cache-dir {file}: it is an existing"),
+        (
+            ["evaluate", "kdef", "{tmp}", "--task", "identity", "--cache-dir", "{file}"],
+            "--cache-dir {file}: it is an existing file",
+        ),
+    ],
+)
+def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys, no_detection, argv, message):
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    where = dict(tmp=tmp_path, file=file)
+    assert main([a.format(**where) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert message.format(**where) in err and "Errno" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert file.read_text() == "x"  # left alone
+
+
+def test_checking_out_leaves_no_file_behind(tmp_path, monkeypatch):
+    import sk3dface.cli
+
+    def detect(args, images):
+        assert not (tmp_path / "c.csv").exists()  # the check removed its probe
+        raise sk3dface.cli.CommandError("stop here")
+
+    monkeypatch.setattr(sk3dface.cli, "_detect", detect)
+    assert main(["landmarks", GRACE, "--out", str(tmp_path / "c.csv")]) == 1
+    assert not (tmp_path / "c.csv").exists()

@@ -87,3 +87,18 @@ def test_warp_moves_points_and_keeps_the_border():
     sx, sy = source[2].astype(int)
     np.testing.assert_allclose(warped[y, x], image[sy, sx], atol=1)
     np.testing.assert_array_equal(warped[0], image[0])  # the image border stays put
+
+
+def test_photo_without_a_face_names_the_photo_argument():
+    from sk3dface.exceptions import FaceNotFoundError
+
+    with pytest.raises(FaceNotFoundError, match=r"^photo: no face was found"):
+        make_synthetic_face_images(1, 1, 1, photo=np.full((120, 160, 3), 128, np.uint8))
+
+
+def test_unreadable_photo_names_the_photo_argument(tmp_path):
+    from sk3dface.exceptions import ImageReadError
+
+    (tmp_path / "face.jpg").write_text("not an image")
+    with pytest.raises(ImageReadError, match=r"^photo: .*face\.jpg"):
+        make_synthetic_face_images(1, 1, 1, photo=tmp_path / "face.jpg")

@@ -158,3 +158,28 @@ def test_wrong_root_and_non_fei_files(tmp_path, make_fei_tree):
 
 def test_pose_table_covers_every_pose():
     assert list(FEI_POSES) == [f"{i:02d}" for i in range(1, 15)] + ["a", "b"]
+
+
+def test_binary_gender_table_names_the_file(tmp_path):
+    table = tmp_path / "genders.csv"
+    table.write_bytes(b"subject,gender\n\xff\xfe\x00\x81\xd2binary")
+    with pytest.raises(ValueError, match=r"genders\.csv'?: it is not UTF-8 text") as info:
+        read_gender_table(table)
+    assert not isinstance(info.value, UnicodeDecodeError)
+
+
+def test_gender_table_without_columns_names_the_file(tmp_path):
+    table = tmp_path / "genders.csv"
+    table.write_text("id,sex\n1,F\n")
+    with pytest.raises(ValueError, match=r"genders\.csv' needs columns 'subject' and 'gender'"):
+        read_gender_table(table)
+
+
+def test_root_that_is_a_named_pipe_is_called_one(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(NotADirectoryError, match=r"is a named pipe \(FIFO\), not a folder"):
+        load_fei(tmp_path / "pipe")
+    with pytest.raises(TypeError, match="FEI root must be a folder path"):
+        load_fei(None)

@@ -192,3 +192,23 @@ def test_fixture_images_show_a_detectable_face(kdef_tree):
     for path in kdef_tree.good[::9]:
         faces = detector(np.asarray(Image.open(path).convert("RGB")), 0)
         assert len(faces) == 1 and faces[0].width() > 80, path.name
+
+
+@pytest.mark.parametrize("root", [None, 3])
+def test_root_that_is_not_a_path_says_root_must_be_a_folder_path(root):
+    with pytest.raises(TypeError, match=r"KDEF root must be a folder path .*got "):
+        load_kdef(root)
+
+
+def test_root_that_is_a_device_is_not_called_a_file():
+    with pytest.raises(NotADirectoryError, match=r"'/dev/null' is a character device, not a"):
+        load_kdef("/dev/null")
+
+
+def test_a_named_pipe_among_the_images_is_reported_not_opened(kdef_tree):
+    import os
+
+    fifo = kdef_tree.root / "AF02" / "AF02NES.JPG"
+    fifo.parent.mkdir(exist_ok=True)
+    os.mkfifo(fifo)  # opening it would block for ever
+    assert damage_reason(str(fifo)) == "a named pipe (FIFO), not an image file"

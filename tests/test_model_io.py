@@ -632,3 +632,58 @@ def test_flame_bad_embeddings_and_chumpy_expressions(tmp_path):
 def test_model_format_errors_are_value_errors():
     with pytest.raises(ValueError):
         MorphableModel(np.zeros((68, 3)), np.zeros((10, 1)), np.zeros((204, 1)), np.arange(68))
+
+
+def _broken_npz_files(tmp_path):
+    """A truncated valid archive, random bytes named .npz and an empty file."""
+    make_default_model().save(tmp_path / "good.npz")
+    data = (tmp_path / "good.npz").read_bytes()
+    files = {
+        "truncated.npz": data[: len(data) // 2],
+        "random.npz": np.random.default_rng(0).bytes(500),
+        "empty.npz": b"",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    return [tmp_path / name for name in files]
+
+
+@pytest.mark.parametrize("reader", [load_model, MorphableModel.load])
+def test_corrupt_npz_is_a_model_format_error_naming_the_file(tmp_path, reader):
+    for path in _broken_npz_files(tmp_path):
+        with pytest.raises(ModelFormatError, match=rf"{path.name}: not a readable \.npz") as info:
+            reader(path)
+        assert info.value.__cause__ is None  # no zipfile traceback chained to the message
+
+
+def test_corrupt_npz_member_is_a_model_format_error(tmp_path):
+    """The central directory is intact but a compressed member is damaged."""
+    make_default_model().save(tmp_path / "good.npz", compressed=True)
+    data = bytearray((tmp_path / "good.npz").read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 200] = bytes(200)
+    (tmp_path / "damaged.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match=r"damaged\.npz: not a readable \.npz"):
+        MorphableModel.load(tmp_path / "damaged.npz")
+
+
+def test_truncated_npz_expression_and_embedding_files_name_the_file(tmp_path):
+    write_bfm2009(tmp_path, np.random.default_rng(3))
+    np.savez(tmp_path / "expr.npz", mean=np.zeros((68, 3)), basis=np.zeros((204, 2)))
+    (tmp_path / "expr.npz").write_bytes((tmp_path / "expr.npz").read_bytes()[:100])
+    with pytest.raises(ModelFormatError, match=r"expr\.npz: not a readable \.npz"):
+        load_bfm2009(tmp_path / "01_MorphableModel.mat", tmp_path / "expr.npz",
+                     landmark_indices=np.arange(68))  # fmt: skip
+    write_flame(tmp_path, np.random.default_rng(4))
+    (tmp_path / "embedding.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelFormatError, match=r"embedding\.npz: not a readable \.npz"):
+        load_flame(tmp_path / "generic_model.pkl", tmp_path / "embedding.npz", n_shape=4)
+
+
+def test_a_folder_where_a_model_file_is_expected_is_named(tmp_path):
+    with pytest.raises(ModelFormatError, match=r"FLAME model is a folder; pass the file"):
+        load_flame(tmp_path)
+    with pytest.raises(ModelFormatError, match=r"BFM_model_front\.mat is a folder"):
+        load_bfm_front(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"\.npz file not found: .*none\.npz"):
+        MorphableModel.load(tmp_path / "none.npz")

@@ -173,3 +173,10 @@ def test_view_sets_cross_validate_with_sklearn(kdef):
         scores = cross_val_score(model, samples, y, groups=fold, cv=GroupKFold(n_splits=5))
     assert scores.shape == (5,)
     np.testing.assert_allclose(scores, 1 / 3)  # 3 balanced people
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_missing_images_are_refused_naming_the_index(missing):
+    images = ["a.jpg", missing, "c.jpg", "d.jpg"]
+    with pytest.raises(ValueError, match=r"images has 1 missing entry .* at index 1;"):
+        make_view_sets(images, [0] * 4, [0] * 4, size=1, n_folds=2)

@@ -25,11 +25,37 @@ BLANK_STD = 2.0
 Record = dict[str, Any]
 
 
+def file_kind(path: str | os.PathLike) -> str:
+    """What ``path`` is, for messages: "a folder", "a file", "a named pipe (FIFO)", ..."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "missing or unreadable"
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def list_image_files(root: str | os.PathLike, dataset: str, expected: str) -> list[Path]:
     """All image files below ``root`` (recursively, sorted), skipping hidden/macOS metadata.
 
-    Raises a clear error when ``root`` is missing or not a folder.
+    Raises a clear error when ``root`` is not a path, is missing or is not a folder.
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(
+            f"{dataset} root must be a folder path (str or path-like) holding the {dataset} "
+            f"images; got {type(root).__name__}."
+        )
     root = Path(root).expanduser()
     if not root.exists():
         raise FileNotFoundError(
@@ -38,8 +64,8 @@ def list_image_files(root: str | os.PathLike, dataset: str, expected: str) -> li
         )
     if not root.is_dir():
         raise NotADirectoryError(
-            f"{dataset} root {str(root)!r} is a file, not a folder; pass the folder that holds "
-            f"the {dataset} images ({expected})."
+            f"{dataset} root {str(root)!r} is {file_kind(root)}, not a folder; pass the folder "
+            f"that holds the {dataset} images ({expected})."
         )
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -175,6 +201,9 @@ def damage_reason(path: str) -> str | None:
     prints to stderr. When that fast decode fails, the library's own reader
     (:func:`sk3dface.utils._images.load_image`) gives the verdict and the message.
     """
+    kind = file_kind(path)
+    if kind != "a file":  # never open a pipe or a device: reading one can block or never end
+        return f"{kind}, not an image file"
     try:
         gray = _reduced_gray(path)
     except Exception:  # any failure: the authoritative reader says why

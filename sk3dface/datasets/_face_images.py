@@ -85,13 +85,41 @@ def warp_image(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
 
 
 def _photo(photo: Any) -> np.ndarray:
+    from sk3dface.exceptions import ImageReadError
     from sk3dface.utils._images import load_image
 
     if photo is None:
         from matplotlib import cbook
 
         photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    return load_image(photo)
+    try:
+        return load_image(photo)
+    except ImageReadError as error:
+        raise ImageReadError(
+            f"photo: {error} Pass a photo with one clearly visible frontal face (a path, an "
+            "H×W×3 uint8 array or a PIL image), or photo=None for the default."
+        ) from error
+
+
+def _photo_landmarks(image: np.ndarray) -> np.ndarray:
+    """The 68 landmarks of the one face in the photo, or an error naming ``photo``."""
+    from sk3dface.exceptions import FaceNotFoundError, ImageReadError
+    from sk3dface.landmarks import FaceLandmarker
+
+    try:
+        base = FaceLandmarker(on_error="raise").fit_transform([image])
+    except (FaceNotFoundError, ImageReadError) as error:
+        raise type(error)(
+            f"photo: no face was found in the photo given to warp ({str(error).rstrip('.')}). "
+            "Pass a photo "
+            "with one clearly visible frontal face, or photo=None for the default."
+        ) from error
+    if np.isnan(base).any():
+        raise FaceNotFoundError(
+            "photo: no face was found in the photo given to warp. Pass a photo with one "
+            "clearly visible frontal face, or photo=None for the default."
+        )
+    return base
 
 
 @validate_params(
@@ -163,7 +191,9 @@ def make_synthetic_face_images(
     Raises
     ------
     sk3dface.exceptions.FaceNotFoundError
-        If no face is found in ``photo``.
+        If no face is found in ``photo`` (the message names ``photo``).
+    sk3dface.exceptions.ImageReadError
+        If ``photo`` cannot be read.
 
     Examples
     --------
@@ -174,9 +204,7 @@ def make_synthetic_face_images(
     """
     import cv2
 
-    from sk3dface.exceptions import FaceNotFoundError
     from sk3dface.fitting import MorphableCoefficientExtractor
-    from sk3dface.landmarks import FaceLandmarker
     from sk3dface.models import make_default_model
 
     rng = check_random_state(random_state)
@@ -184,9 +212,7 @@ def make_synthetic_face_images(
     image = cv2.resize(
         image, (width, round(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA
     )
-    base = FaceLandmarker(on_error="raise").fit_transform([image])
-    if np.isnan(base).any():
-        raise FaceNotFoundError("no face was found in the photo given to warp")
+    base = _photo_landmarks(image)
     model = make_default_model()
     extractor = MorphableCoefficientExtractor(model=model).fit(base)
     fitted = extractor.transform(base)[0]

@@ -105,20 +105,34 @@ def read_gender_table(gender_table: GenderTable) -> dict[int, str]:
     >>> read_gender_table({"1": "M", 2: "female"})
     {1: 'male', 2: 'female'}
     """
+    source = "The FEI gender table"
     if isinstance(gender_table, (str, os.PathLike)):
+        path = os.fspath(gender_table)
+        source = f"The FEI gender table {path!r}"
+        if os.path.isdir(path):
+            raise ValueError(
+                f"{source} is a folder; expected a CSV file with columns 'subject' and 'gender'."
+            )
         try:
-            gender_table = pd.read_csv(gender_table)
+            gender_table = pd.read_csv(path)
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"Cannot read the FEI gender table {path!r}: it is not UTF-8 text (a binary "
+                f"file? {error.reason} at byte {error.start}). Expected a CSV file with columns "
+                "'subject' and 'gender'; save it as UTF-8 CSV."
+            ) from None
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
             raise ValueError(
-                f"Cannot read the FEI gender table {os.fspath(gender_table)!r}: {error}. "
+                f"Cannot read the FEI gender table {path!r}: {error}. "
                 "Expected a CSV file with columns 'subject' and 'gender'."
             ) from error
     if isinstance(gender_table, pd.DataFrame):
         missing = {"subject", "gender"} - set(gender_table.columns)
         if missing:
+            columns = [str(c)[:40] for c in list(gender_table.columns)[:10]]
             raise ValueError(
-                f"The FEI gender table needs columns 'subject' and 'gender'; it has "
-                f"{list(gender_table.columns)} (missing {sorted(missing)})."
+                f"{source} needs columns 'subject' and 'gender'; it has "
+                f"{columns} (missing {sorted(missing)})."
             )
         pairs = list(zip(gender_table["subject"], gender_table["gender"], strict=True))
     elif isinstance(gender_table, Mapping):

@@ -148,6 +148,7 @@ def make_view_sets(
         )
     if not images:
         raise ValueError("images is empty: nothing to build view sets from.")
+    _check_present(images)
     _check_unique_paths(images)
 
     rng = check_random_state(random_state)
@@ -194,6 +195,21 @@ def _column(values: Any, name: str) -> np.ndarray:
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, one entry per image; got shape {array.shape}.")
     return array
+
+
+def _check_present(images: list) -> None:
+    """Refuse missing images (None, NaN): a view set made of them has nothing to show."""
+    from sk3dface.utils._input import is_missing
+
+    missing = [i for i, image in enumerate(images) if is_missing(image)]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise ValueError(
+            f"images has {len(missing)} missing entr{'y' if len(missing) == 1 else 'ies'} "
+            f"(None or NaN) at index {shown}; every entry must be an image (a path, an "
+            "array or a PIL image). Drop the missing images (and their labels and groups) "
+            "before building view sets."
+        )
 
 
 def _path_key(image: Any) -> str | None:

@@ -34,18 +34,45 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` archive, read with ``allow_pickle=False`` (never runs code).
 
     Raises ``FileNotFoundError`` for a missing file and ``ModelFormatError`` naming the file
-    for anything that is not such an archive (or holds pickled object arrays).
+    for anything that is not such an archive: an empty, truncated or corrupt file, random
+    bytes, a single ``.npy`` array, or an archive holding pickled object arrays.
     """
+    import zipfile
+    import zlib
+
     source = os.fspath(path)
     try:
-        data = np.load(source, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"a single array of shape {data.shape}, not an .npz archive")
-        with data:
+        with open(source, "rb") as file:
+            magic = file.read(4)
+    except FileNotFoundError:
+        raise FileNotFoundError(f".npz file not found: {source}") from None
+    except OSError as exc:
+        raise ModelFormatError(f"{source}: cannot read the .npz file ({exc}).") from None
+    if not magic:
+        raise ModelFormatError(
+            f"{source}: not a readable .npz archive: the file is empty (0 bytes). Write it "
+            "again with MorphableModel.save."
+        )
+    if magic[:2] != b"PK":  # every zip archive (so every .npz) starts with "PK"
+        if magic == b"\x93NUM":
+            found = "a single .npy array, not an .npz archive"
+        else:
+            found = f"it starts with bytes {magic!r}, not with a zip archive's 'PK'"
+        raise ModelFormatError(
+            f"{source}: not a readable .npz archive ({found}). Expected an .npz written by "
+            "numpy.savez or MorphableModel.save."
+        )
+    try:
+        with np.load(source, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
+        raise ModelFormatError(
+            f"{source}: not a readable .npz archive: the zip archive is truncated or corrupt "
+            f"({exc}). Copy or download the file again."
+        ) from None
+    except (OSError, ValueError, NotImplementedError) as exc:
         raise ModelFormatError(f"{source}: not a readable .npz archive ({exc}).") from None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from numbers import Number
 from typing import Any
 
@@ -44,6 +45,15 @@ def as_view_sets(X: Any, owner: str) -> list[list[Any]]:
         X = X.to_numpy(dtype=object)
     elif hasattr(X, "iloc"):  # pandas Series
         X = X.to_list()
+    if isinstance(X, (Mapping, set, frozenset)):
+        kind = "a mapping" if isinstance(X, Mapping) else "a set"
+        raise TypeError(
+            f"X must be a sequence of samples (images or view sets) in a fixed order; got "
+            f"{kind} ({type(X).__name__}), whose "
+            + ("keys would be read as the images" if isinstance(X, Mapping) else "order is")
+            + (" and values ignored." if isinstance(X, Mapping) else " arbitrary.")
+            + " Pass a list, e.g. list(d.values()) or sorted(paths)."
+        )
     if hasattr(X, "tocoo") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"X is a sparse matrix ({type(X).__name__}); {owner} reads images (paths, "

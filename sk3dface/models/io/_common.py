@@ -42,13 +42,16 @@ def _fail(source: Any, message: str) -> ModelFormatError:
     return ModelFormatError(f"{os.fspath(source)}: {message}")
 
 
-def _existing(path: Any, what: str) -> Path:
+def _existing(path: Any, what: str, *, folder_ok: bool = False) -> Path:
+    """``path`` as a Path, checked to exist (and, unless ``folder_ok``, not to be a folder)."""
     try:
         path = Path(os.fspath(path))
     except TypeError:
         raise TypeError(f"{what} must be a path; got {type(path).__name__}.") from None
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: {path}")
+    if not folder_ok and path.is_dir():
+        raise _fail(path, f"{what} is a folder; pass the file itself.")
     return path
 
 

@@ -107,7 +107,7 @@ def load_3ddfa(
     --------
     load_model : Detects the format.
     """
-    source, path = path, _existing(path, "3DDFA model")
+    source, path = path, _existing(path, "3DDFA model", folder_ok=True)
     folder = path if path.is_dir() else path.parent
     if path.is_dir():
         missing = [f for f in _3DDFA_FILES if not (path / f).exists()]
