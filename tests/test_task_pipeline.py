@@ -20,7 +20,7 @@ CACHE = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 @pytest.fixture(scope="module")
 def faces():
     return make_synthetic_faces(
-        n_subjects=8, n_views=1, n_expressions=4, n_repeats=2, landmark_noise=0.5, random_state=0
+        n_subjects=8, n_views=1, n_expressions=4, n_repeats=2, noise=0.5, random_state=0
     )
 
 
@@ -115,9 +115,9 @@ def test_bad_arguments_are_named():
         make_task_pipeline("identity", classifier="forest")
 
 
-@pytest.mark.skipif(not (CACHE / "taiwanese").is_dir(), reason="../shared/datasets is absent")
+@pytest.mark.skipif(not (CACHE / "iim").is_dir(), reason="../shared/datasets is absent")
 def test_real_identity_beats_raw_landmarks_by_5_points():
-    """Small real fixture: 6 Taiwanese people, identity across expressions."""
+    """Small real fixture: the first IIM people, identity across the 7 expressions."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -126,8 +126,8 @@ def test_real_identity_beats_raw_landmarks_by_5_points():
     from sk3dface.datasets import load_image_folder
 
     data = load_image_folder(
-        CACHE / "taiwanese" / "faces_256x256",
-        r"(?P<subject>0[1-7])\d\d(?P<expression>[a-g])\d\d\.jpg",
+        CACHE / "iim" / "IIM_GScale_Imgs",
+        r"DST_(?P<subject>0[0-2]\d)_[FM]_(?P<expression>[A-Z]+)\.jpg",
         check_images=False,
     )
     X = FaceLandmarker(n_jobs=2).fit_transform(list(data.images))
