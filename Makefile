@@ -30,6 +30,7 @@ bench: setup
 	$(PY) benchmarks/landmarks.py
 	$(PY) benchmarks/fitting.py
 	$(PY) benchmarks/classifiers.py
+	$(PY) benchmarks/real_data.py
 
 clean:
 	rm -rf $(VENV) demo_output
