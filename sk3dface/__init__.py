@@ -8,8 +8,9 @@ coordinate, landmark and coefficient conventions shared by every module.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sk3dface.utils._lazy import lazy_exports
 
 __version__ = "0.2.0.dev0"
 
@@ -45,18 +46,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'sk3dface' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("sk3dface", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static type checkers only

@@ -9,7 +9,6 @@ both landmarks and descriptor.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from sk3dface.landmarks._dlib import _sha256
+from sk3dface.landmarks._dlib import _model_file, _sha256
 
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 N_EMBEDDING = 128
@@ -45,11 +44,9 @@ def default_descriptor_path() -> Path:
     >>> default_descriptor_path().name
     'dlib_face_recognition_resnet_model_v1.dat'
     """
-    spec = importlib.util.find_spec("face_recognition_models")
-    for location in list(spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "models" / DESCRIPTOR_FILE
-        if candidate.is_file():
-            return candidate
+    found = _model_file(DESCRIPTOR_FILE)
+    if found is not None:
+        return found
     raise FileNotFoundError(
         f"dlib's face-descriptor model ({DESCRIPTOR_FILE}) was not found: install it with "
         "`pip install face-recognition-models`, or pass descriptor_path=."
