@@ -55,25 +55,34 @@ def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from sk3dface import __version__
     from sk3dface.protocols import TASKS
 
     parser = argparse.ArgumentParser(
-        prog="sk3dface", description="Face classification from 3D Morphable Model coefficients."
+        prog="sk3dface",
+        description="Face classification from 3D Morphable Model coefficients.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"sk3dface {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
 
-    demo = commands.add_parser("demo", help="end-to-end demo on built-in data")
+    demo = commands.add_parser("demo", help="end-to-end demo on built-in data", **defaults)
     demo.add_argument("--out", default="demo_output", help="folder for the table and plots")
     demo.add_argument("--quick", action="store_true", help="smaller data and models (~1 min)")
     demo.add_argument("--random-state", type=_int_at_least(0), default=0)
     _add_common(demo, "joblib cache for Pipeline(memory=...)")
 
-    landmarks = commands.add_parser("landmarks", help="detect 68 landmarks, write them as CSV")
-    landmarks.add_argument("--out", default=None, help="CSV file (default: standard output)")
+    landmarks = commands.add_parser(
+        "landmarks", help="detect 68 landmarks, write them as CSV", **defaults
+    )
+    landmarks.add_argument("--out", default=None, help="CSV file; None writes to standard output")
     landmarks.add_argument("--plot", default=None, metavar="DIR", help="save overlays as PNG")
     _add_landmarker_options(landmarks)
 
-    fit = commands.add_parser("fit", help="fit a morphable model to images, write coefficients")
+    fit = commands.add_parser(
+        "fit", help="fit a morphable model to images, write coefficients", **defaults
+    )
     fit.add_argument("--model", default="default", help="model file or 'default'")
     fit.add_argument("--out", required=True, help="CSV file for the coefficients")
     fit.add_argument(
@@ -83,7 +92,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_landmarker_options(fit)
 
-    evaluate = commands.add_parser("evaluate", help="run a paper protocol on KDEF or FEI")
+    evaluate = commands.add_parser(
+        "evaluate", help="run a paper protocol on KDEF or FEI", **defaults
+    )
     evaluate.add_argument("dataset", choices=sorted(TASKS))
     evaluate.add_argument("root", help="folder holding the data set")
     evaluate.add_argument(

@@ -320,3 +320,12 @@ def test_checking_out_leaves_no_file_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(sk3dface.cli, "_detect", detect)
     assert main(["landmarks", GRACE, "--out", str(tmp_path / "c.csv")]) == 1
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_version(capsys):
+    from sk3dface import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sk3dface {__version__}"
