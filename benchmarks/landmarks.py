@@ -7,7 +7,11 @@ and predicts every file with the default settings. Worker start-up (joblib proce
 and the one-off dlib model load in each) is excluded by a warm-up call and reported
 separately. Target: >= 15 images/s with 2 workers on 562×762.
 
-Usage: ``python benchmarks/landmarks.py [--n-images 60]``
+With the 3DDFA_V2 files present (``--tddfa-dir``, default ``/work/shared/models``: its
+``3ddfa_v2/`` and ``3ddfa_bfm/``), also ``TDDFABackend``: the network on known boxes
+(``refine=1``, two calls per face) and end to end with HOG detection; skipped otherwise.
+
+Usage: ``python benchmarks/landmarks.py [--n-images 60] [--tddfa-dir DIR]``
 """
 
 from __future__ import annotations
@@ -69,9 +73,51 @@ def run(paths: list[str], n_jobs: int) -> tuple[float, float, float]:
     return warm_up, elapsed, float(np.isfinite(out).all(axis=1).mean())
 
 
+def run_tddfa(paths: list[str], folder: Path) -> None:
+    """TDDFABackend throughput on the first size's images, one process, 1 and 2 torch threads."""
+    from sk3dface import TDDFABackend
+
+    files = {
+        "checkpoint": folder / "3ddfa_v2" / "mb05_120x120.pth",
+        "normalization": folder / "3ddfa_v2" / "param_mean_std_62d_120x120.pkl",
+        "model": folder / "3ddfa_bfm",
+    }
+    if not all(path.exists() for path in files.values()):
+        print(f"\nTDDFABackend: skipped (no 3DDFA_V2 files under {folder})")
+        return
+    print()
+    images = [load_image(path) for path in paths]
+    boxes = [TDDFABackend(**files).detect(image) for image in images]
+    for n_threads in (1, 2):
+        backend = TDDFABackend(**files, n_threads=n_threads).load()
+        known = [(image, box[0]) for image, box in zip(images, boxes, strict=True) if len(box)]
+        backend.predict(*known[0])  # warm-up
+        start = time.perf_counter()
+        for image, box in known:
+            backend.predict(image, box)
+        rate_known = len(known) / (time.perf_counter() - start)
+        landmarker = FaceLandmarker(backend).fit(paths)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            landmarker.transform(paths)
+        rate_all = len(paths) / (time.perf_counter() - start)
+        print(
+            f"TDDFABackend (refine=1, {n_threads} torch thread(s)), {len(known)} faces: known "
+            f"boxes {rate_known:.1f} images/s; FaceLandmarker end to end (HOG upsample 1, "
+            f"files) {rate_all:.1f} images/s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=60, help="images per size (default 60)")
+    parser.add_argument(
+        "--tddfa-dir",
+        type=Path,
+        default=Path("/work/shared/models"),
+        help="folder with 3ddfa_v2/ and 3ddfa_bfm/ (TDDFABackend is skipped without them)",
+    )
     args = parser.parse_args()
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -93,6 +139,8 @@ def main() -> None:
                     f"{width:>4}x{height:<4} {n_jobs:>6} {len(paths):>6} {warm_up:>9.2f} "
                     f"{elapsed:>8.2f} {rate:>8.1f} {rate / TARGET:>8.2f}x {found:>6.0%}"
                 )
+            if (width, height) == SIZES[0]:
+                run_tddfa(paths[:20], args.tddfa_dir)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nload average {load:.1f} at the end (other processes share these CPUs)")
 

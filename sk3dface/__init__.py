@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "FaceLandmarker": "sk3dface.landmarks",
     "LandmarkBackend": "sk3dface.landmarks",
     "DlibBackend": "sk3dface.landmarks",
+    "TDDFABackend": "sk3dface.landmarks",
     # 2-D face descriptors
     "FaceEmbedder": "sk3dface.embeddings",
     # morphable models
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "MultiViewAggregator": "sk3dface.fitting",
     "CoefficientSelector": "sk3dface.fitting",
     "FrontalShape": "sk3dface.fitting",
+    "ImageCoefficientRegressor": "sk3dface.fitting",
     # classifiers
     "ResNetClassifier": "sk3dface.classifiers",
     "ImageResNetClassifier": "sk3dface.classifiers",
@@ -57,11 +59,13 @@ if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
     from sk3dface.embeddings import FaceEmbedder as FaceEmbedder
     from sk3dface.fitting import CoefficientSelector as CoefficientSelector
     from sk3dface.fitting import FrontalShape as FrontalShape
+    from sk3dface.fitting import ImageCoefficientRegressor as ImageCoefficientRegressor
     from sk3dface.fitting import MorphableCoefficientExtractor as MorphableCoefficientExtractor
     from sk3dface.fitting import MultiViewAggregator as MultiViewAggregator
     from sk3dface.landmarks import DlibBackend as DlibBackend
     from sk3dface.landmarks import FaceLandmarker as FaceLandmarker
     from sk3dface.landmarks import LandmarkBackend as LandmarkBackend
+    from sk3dface.landmarks import TDDFABackend as TDDFABackend
     from sk3dface.models import MorphableModel as MorphableModel
     from sk3dface.models import load_3ddfa as load_3ddfa
     from sk3dface.models import load_bfm2009 as load_bfm2009

@@ -9,7 +9,10 @@ order invariance, and NaN rows in -> NaN rows out with one counting warning.
 
 from __future__ import annotations
 
+import atexit
 import pickle
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -22,13 +25,16 @@ from sk3dface import (
     CoefficientSelector,
     FaceEmbedder,
     FaceLandmarker,
+    ImageCoefficientRegressor,
     ImageResNetClassifier,
     MorphableCoefficientExtractor,
     MultiViewAggregator,
     ResNetClassifier,
+    TDDFABackend,
 )
 from sk3dface.datasets import make_synthetic_faces
 from sk3dface.exceptions import FailedSamplesWarning
+from sk3dface.landmarks._tddfa import write_random_files
 
 GRACE = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 
@@ -93,10 +99,22 @@ def _tiny_resnet(**params) -> ResNetClassifier:
     return ResNetClassifier(**{**defaults, **params})
 
 
+# a randomly initialised 3DDFA_V2 checkpoint (seed 0) and a stand-in BFM, written once per
+# test session: parametrize_with_checks needs the instance at collection time
+_TDDFA_DIR = tempfile.mkdtemp(prefix="sk3dface-tddfa-")
+atexit.register(shutil.rmtree, _TDDFA_DIR, ignore_errors=True)
+_TDDFA_FILES = write_random_files(_TDDFA_DIR)
+
+
+def _tddfa_regressor() -> ImageCoefficientRegressor:
+    return ImageCoefficientRegressor(TDDFABackend(**_TDDFA_FILES, n_threads=1))
+
+
 #: estimator -> checks that cannot apply to it, and why (empty: every check passes)
 INSTANCES: list[tuple[object, dict[str, str]]] = [
     (FaceLandmarker(), _landmarker_failures()),
     (FaceEmbedder(), _landmarker_failures()),
+    (_tddfa_regressor(), _landmarker_failures()),
     (MorphableCoefficientExtractor(), _extractor_failures()),
     (MultiViewAggregator(n_views=1, n_beta=0), _block_failures()),
     (CoefficientSelector("alpha", n_beta=0), _block_failures()),
@@ -183,7 +201,12 @@ def test_nan_rows_in_nan_rows_out_with_one_warning(faces):
 
 def test_view_set_input_is_parsed_the_same_by_every_image_estimator():
     """Every estimator that reads images shares one parser: same errors, same views."""
-    for estimator in (FaceLandmarker(), FaceEmbedder(), ImageResNetClassifier(depth=8, width=4)):
+    for estimator in (
+        FaceLandmarker(),
+        FaceEmbedder(),
+        _tddfa_regressor(),
+        ImageResNetClassifier(depth=8, width=4),
+    ):
         with pytest.raises(TypeError, match="sequence of samples"):
             estimator.fit(GRACE, [0])
         with pytest.raises(TypeError, match=r"Sample 0, view 1: expected an image"):
