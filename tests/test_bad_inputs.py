@@ -212,7 +212,7 @@ ERRORS = [
         "E-3d",
         lambda f: MorphableCoefficientExtractor().fit(f.X.reshape(3, -1, 2)),
         ValueError,
-        r"dim 3.*MorphableCoefficientExtractor",
+        r"MorphableCoefficientExtractor expects landmarks.*shape \(3, 136, 2\)",
     ),
     (
         "E-no-samples",

@@ -45,7 +45,8 @@ def as_view_sets(X: Any, owner: str) -> list[list[Any]]:
         X = X.to_numpy(dtype=object)
     elif hasattr(X, "iloc"):  # pandas Series
         X = X.to_list()
-    if isinstance(X, (Mapping, set, frozenset)):
+    is_sparse = hasattr(X, "tocoo") or type(X).__module__.startswith("scipy.sparse")
+    if isinstance(X, (Mapping, set, frozenset)) and not is_sparse:
         kind = "a mapping" if isinstance(X, Mapping) else "a set"
         raise TypeError(
             f"X must be a sequence of samples (images or view sets) in a fixed order; got "
@@ -54,7 +55,7 @@ def as_view_sets(X: Any, owner: str) -> list[list[Any]]:
             + (" and values ignored." if isinstance(X, Mapping) else " arbitrary.")
             + " Pass a list, e.g. list(d.values()) or sorted(paths)."
         )
-    if hasattr(X, "tocoo") or type(X).__module__.startswith("scipy.sparse"):
+    if is_sparse:
         raise TypeError(
             f"X is a sparse matrix ({type(X).__name__}); {owner} reads images (paths, "
             "image arrays or PIL images), not sparse feature data."
