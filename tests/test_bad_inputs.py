@@ -745,21 +745,6 @@ ERRORS = [
 # inputs that should be clear errors but are not yet, in modules this test does not own
 XFAIL_ERRORS = [
     (
-        "FL-dev-null-called-a-directory",
-        lambda f: FaceLandmarker(on_error="raise").fit_transform(["/dev/null"]),
-        ImageReadError,
-        r"'/dev/null': (?!it is a directory).*(device|not a regular file)",
-        "sk3dface/utils/_images.py _load_path reports every non-regular file (/dev/null, a named "
-        "pipe) as 'it is a directory, not a file'",
-    ),
-    (
-        "FL-fifo-called-a-directory",
-        lambda f: FaceLandmarker(on_error="raise").fit_transform([f.d / "fifo"]),
-        ImageReadError,
-        r"fifo': (?!it is a directory).*(pipe|not a regular file)",
-        "sk3dface/utils/_images.py _load_path calls a named pipe 'a directory'",
-    ),
-    (
         "E-strings",
         lambda f: MorphableCoefficientExtractor().fit(np.full((2, 272), "a")),
         ValueError,

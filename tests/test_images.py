@@ -120,8 +120,10 @@ def test_errors_carry_the_reason_without_the_name(tmp_path):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(ImageReadError, match=r"nope\.jpg'.*no such file"):
         load_image(tmp_path / "nope.jpg")
-    with pytest.raises(ImageReadError, match="directory"):
+    with pytest.raises(ImageReadError, match="it is a folder, not an image file"):
         load_image(tmp_path)
+    with pytest.raises(ImageReadError, match="it is a character device, not an image file"):
+        load_image("/dev/null")
 
 
 def test_empty_file(tmp_path):

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from sk3dface.utils._images import file_kind
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"})
 
 # Reduced-size decode: JPEG is decoded directly at 1/8 scale (DCT scaling), so the check
@@ -23,27 +25,6 @@ BLACK_MAX = 10
 BLANK_STD = 2.0
 
 Record = dict[str, Any]
-
-
-def file_kind(path: str | os.PathLike) -> str:
-    """What ``path`` is, for messages: "a folder", "a file", "a named pipe (FIFO)", ..."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return "missing or unreadable"
-    for test, kind in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISREG, "a file"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "not a regular file"
 
 
 def list_image_files(root: str | os.PathLike, dataset: str, expected: str) -> list[Path]:

@@ -162,6 +162,27 @@ def _decoding(name: str) -> Iterator[None]:
         raise _error(name, f"the file is corrupt or truncated ({exc}).") from exc
 
 
+def file_kind(path: str | os.PathLike) -> str:
+    """What ``path`` is, for messages: "a folder", "a file", "a named pipe (FIFO)", ..."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "missing or unreadable"
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def _load_path(path: str | os.PathLike, max_pixels: int | None) -> np.ndarray:
     from PIL import Image
 
@@ -170,7 +191,7 @@ def _load_path(path: str | os.PathLike, max_pixels: int | None) -> np.ndarray:
     if not path.exists():
         raise _error(name, "no such file.")
     if not path.is_file():
-        raise _error(name, "it is a directory, not a file.")
+        raise _error(name, f"it is {file_kind(path)}, not an image file.")
     if path.stat().st_size == 0:
         raise _error(name, "the file is empty (0 bytes).")
     with _decoding(name), Image.open(path) as pil:
