@@ -20,6 +20,13 @@ from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions
 _OPTIMIZERS = ("adamw", "adam", "sgd")
 # Below these sizes an internal validation split is too small to steer early stopping.
 _MIN_VALIDATION_SAMPLES = 10
+# parameters of the small-data recipe, for the estimators that have them (their absence
+# means: one net, no label smoothing)
+_RECIPE_CONSTRAINTS: dict = {
+    "n_estimators": [Interval(Integral, 1, None, closed="left")],
+    "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+}
 # rows per forward pass at prediction (float64, no gradients)
 _PREDICT_BATCH = 1024
 
@@ -41,7 +48,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
+        "lr_schedule": [StrOptions({"onecycle", "cosine", "plateau"}), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -131,7 +138,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         classes = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
         return classes[self.optimizer], kwargs
 
-    def _callbacks(self, with_validation: bool, with_schedule: bool) -> list:
+    def _callbacks(self, with_validation: bool, with_schedule: bool, n_rows: int = 0) -> list:
         import torch
         from skorch.callbacks import EarlyStopping, LRScheduler
 
@@ -145,7 +152,17 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
-        if with_schedule and self.lr_schedule == "cosine":
+        if with_schedule and self.lr_schedule == "onecycle":
+            # stepped per training batch; one spare step for a rounding-free schedule
+            steps_per_epoch = max(1, math.ceil(n_rows / self.batch_size))
+            scheduler = LRScheduler(
+                policy=torch.optim.lr_scheduler.OneCycleLR,
+                max_lr=self.lr,
+                total_steps=self.max_epochs * steps_per_epoch + 1,
+                step_every="batch",
+            )
+            callbacks.append(("lr_scheduler", scheduler))
+        elif with_schedule and self.lr_schedule == "cosine":
             scheduler = LRScheduler(
                 policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
             )
@@ -189,6 +206,9 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         params.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
         if class_weight is not None:
             params["criterion__weight"] = class_weight
+        label_smoothing = getattr(self, "label_smoothing", 0.0)
+        if label_smoothing:
+            params["criterion__label_smoothing"] = float(label_smoothing)
         return InterruptibleNeuralNetClassifier(
             self._module_class(),
             criterion=nn.CrossEntropyLoss,
@@ -197,7 +217,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None if valid is None else predefined_split(Dataset(*valid)),
-            callbacks=self._callbacks(valid is not None, with_schedule),
+            callbacks=self._callbacks(valid is not None, with_schedule, rows.shape[0]),
             classes=list(range(n_classes)),
             device=device,
             verbose=int(self.verbose),
@@ -205,7 +225,17 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             **params,
         )
 
-    def _train(self, rows: np.ndarray, y_rows: np.ndarray, seed: int, partial: bool) -> None:
+    def _n_nets(self) -> int:
+        return int(getattr(self, "n_estimators", 1))
+
+    @staticmethod
+    def _member_seed(seed: int, member: int) -> int:
+        """Seed of the ensemble's ``member``-th net (member 0 uses ``seed`` itself)."""
+        return (seed + 7919 * member) % np.iinfo(np.int32).max
+
+    def _train(
+        self, rows: np.ndarray, y_rows: np.ndarray, seed: int, partial: bool, net=None
+    ) -> None:
         """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly.
 
         A KeyboardInterrupt stops training and propagates (skorch alone would swallow it
@@ -216,7 +246,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         """
         from sk3dface.exceptions import TrainingDivergedError
 
-        net = self.net_
+        net = self.net_ if net is None else net
         # BatchNorm cannot train on a final batch of one example: drop it (it is a
         # different example every epoch, since batches are shuffled). Validation runs
         # in eval mode, where a batch of one is fine.
@@ -262,15 +292,27 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         self.validation_size_ = 0 if valid is None else int(valid.size)
         self._class_counts = np.bincount(y_encoded, minlength=self.classes_.size)
         self.class_prior_ = self._class_counts / y_encoded.size
-        self.net_ = self._make_net(
-            rows[train_rows],
-            self.classes_.size,
-            device,
-            self._class_weight_tensor(y_encoded[train]),
-            valid_data,
-            with_schedule=True,
-        )
-        self._train(rows[train_rows], y_encoded[row_sample[train_rows]], seed, partial=False)
+        class_weight = self._class_weight_tensor(y_encoded[train])
+        nets = []
+        for member in range(self._n_nets()):
+            net = self._make_net(
+                rows[train_rows],
+                self.classes_.size,
+                device,
+                class_weight,
+                valid_data,
+                with_schedule=True,
+            )
+            nets.append(net)
+            self._train(
+                rows[train_rows],
+                y_encoded[row_sample[train_rows]],
+                self._member_seed(seed, member),
+                partial=False,
+                net=net,
+            )
+        self.nets_ = nets
+        self.net_ = nets[0]
         return self
 
     def _partial_fit_rows(self, rows: np.ndarray, y: np.ndarray, classes) -> _BaseResNetClassifier:
@@ -324,28 +366,39 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             class_weight = None
             if self.class_weight is not None:
                 class_weight = self._class_weight_tensor(np.arange(all_classes.size))
-            with _torch_session(base_seed, self.n_threads):
-                self.net_ = self._make_net(
-                    rows,
-                    all_classes.size,
-                    _resolve_device(self.device),
-                    class_weight,
-                    None,
-                    with_schedule=False,
-                ).initialize()
+            nets = []
+            for member in range(self._n_nets()):
+                with _torch_session(self._member_seed(base_seed, member), self.n_threads):
+                    nets.append(
+                        self._make_net(
+                            rows,
+                            all_classes.size,
+                            _resolve_device(self.device),
+                            class_weight,
+                            None,
+                            with_schedule=False,
+                        ).initialize()
+                    )
+            self.nets_ = nets
+            self.net_ = nets[0]
         else:
             # continue at a constant learning rate, without validation or schedule
-            net = self.net_
-            net.train_split = None
-            net.callbacks = self._guarded_callbacks()
-            net.initialize_callbacks()
-            for group in net.optimizer_.param_groups:
-                group["lr"] = self.lr
+            for net in self._ensemble():
+                net.train_split = None
+                net.callbacks = self._guarded_callbacks()
+                net.initialize_callbacks()
+                for group in net.optimizer_.param_groups:
+                    group["lr"] = self.lr
         self._class_counts = self._class_counts + np.bincount(y_encoded, minlength=all_classes.size)
         self.class_prior_ = self._class_counts / self._class_counts.sum()
         seed = (base_seed + len(self.net_.history)) % np.iinfo(np.int32).max
-        self._train(rows, y_encoded, seed, partial=True)
+        for member, net in enumerate(self._ensemble()):
+            self._train(rows, y_encoded, self._member_seed(seed, member), partial=True, net=net)
         return self
+
+    def _ensemble(self) -> list:
+        """The fitted nets (``nets_``; estimators pickled before ensembles had only ``net_``)."""
+        return list(getattr(self, "nets_", None) or [self.net_])
 
     # ---- prediction ------------------------------------------------------------
     def _proba_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -360,16 +413,21 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
 
         import torch
 
-        device = self.net_.device
-        module = copy.deepcopy(self.net_.module_).to(torch.float64).eval()
-        chunks = []
-        with _torch_session(None, self.n_threads), torch.no_grad():
-            for start in range(0, rows.shape[0], _PREDICT_BATCH):
-                x = torch.as_tensor(rows[start : start + _PREDICT_BATCH], device=device)
-                if x.dtype != torch.uint8:
-                    x = x.to(torch.float64)
-                chunks.append(torch.softmax(module(x), dim=1).cpu().numpy())
-        proba = np.concatenate(chunks) if chunks else np.empty((0, self.classes_.size))
+        nets = self._ensemble()
+        proba = np.zeros((rows.shape[0], self.classes_.size))
+        for net in nets:  # an ensemble averages the probabilities of its nets
+            device = net.device
+            module = copy.deepcopy(net.module_).to(torch.float64).eval()
+            chunks = []
+            with _torch_session(None, self.n_threads), torch.no_grad():
+                for start in range(0, rows.shape[0], _PREDICT_BATCH):
+                    x = torch.as_tensor(rows[start : start + _PREDICT_BATCH], device=device)
+                    if x.dtype != torch.uint8:
+                        x = x.to(torch.float64)
+                    chunks.append(torch.softmax(module(x), dim=1).cpu().numpy())
+            if chunks:
+                proba += np.concatenate(chunks)
+        proba /= len(nets)
         bad = ~np.isfinite(proba).all(axis=1)
         if bad.any():
             raise ValueError(
