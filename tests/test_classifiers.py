@@ -217,7 +217,7 @@ def test_dropout_is_in_every_branch_and_before_the_head():
 
 
 def test_ensemble_partial_fit_updates_every_net(coefficients):
-    X, y, X_test, y_test = coefficients
+    X, y, X_test, _ = coefficients
     clf = _tiny(n_estimators=2)
     for _ in range(3):
         clf.partial_fit(X, y, classes=np.unique(y))
