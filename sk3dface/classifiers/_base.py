@@ -1,4 +1,11 @@
-"""The skorch training base shared by every ResNet estimator of sk3dface."""
+"""The skorch training base shared by every ResNet estimator of sk3dface.
+
+:class:`_BaseResNet` holds the training (network construction, schedules, ensembles,
+interrupts, divergence); the task-specific parts — target encoding, validation split,
+criterion, skorch net class, output nonlinearity, prediction — live in
+:class:`_BaseResNetClassifier` (cross-entropy, softmax) and :class:`_BaseResNetRegressor`
+(MSE on standardized targets, un-standardized at prediction).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from numbers import Integral, Number, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
@@ -31,12 +38,14 @@ _RECIPE_CONSTRAINTS: dict = {
 _PREDICT_BATCH = 1024
 
 
-class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
-    """Training logic shared by the coefficient and the image classifier.
+class _BaseResNet(BaseEstimator):
+    """Training logic shared by every ResNet estimator.
 
-    Subclasses turn their input into one array row per training example (a vector
+    Estimators turn their input into one array row per training example (a vector
     or a crop) and call ``_fit_rows``; they name their torch module and its
-    arguments in ``_module_class`` / ``_module_kwargs``.
+    arguments in ``_module_class`` / ``_module_kwargs``. The task mixins below
+    provide ``_encode_targets``, ``_validation_split``, ``_criterion_params``,
+    ``_n_outputs``, ``_net_class`` and ``_output_transform``.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -52,7 +61,6 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "scale_jitter": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
@@ -69,64 +77,34 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
     def _module_kwargs(self, rows: np.ndarray) -> dict[str, Any]:
         raise NotImplementedError
 
-    # ---- fitting ---------------------------------------------------------------
+    # ---- task hooks ------------------------------------------------------------
+    _net_class_name = ""  # a class of sk3dface.classifiers._skorch
+
+    def _criterion_class(self) -> type:
+        raise NotImplementedError
+
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
-        _check_labels(y, type(self).__name__)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but y contains "
-                f"only one class: {self.classes_.tolist()[0]!r}."
-            )
-        return y_encoded.astype(np.int64)
+        raise NotImplementedError
 
-    def _validation_split(
-        self, y_encoded: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Sample indices for training and for early-stopping validation (None: no split)."""
-        n_samples = y_encoded.size
-        all_samples = np.arange(n_samples)
-        if not self.early_stopping:
-            return all_samples, None
-        n_classes = self.classes_.size
-        n_valid = math.ceil(self.validation_fraction * n_samples)
-        min_count = np.bincount(y_encoded, minlength=n_classes).min()
-        large_enough = (
-            min_count >= 2
-            and n_valid >= max(n_classes, _MIN_VALIDATION_SAMPLES)
-            and n_samples - n_valid >= n_classes
-        )
-        if not large_enough:
-            warnings.warn(
-                f"early_stopping=True needs a validation split of at least "
-                f"max(n_classes, {_MIN_VALIDATION_SAMPLES}) samples and 2 samples per "
-                f"class; got {n_valid} validation samples (validation_fraction="
-                f"{self.validation_fraction} of {n_samples}) and a smallest class of "
-                f"{min_count}. Training on all samples for max_epochs={self.max_epochs} "
-                "epochs without early stopping.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return all_samples, None
-        from sklearn.model_selection import StratifiedShuffleSplit
+    def _validation_split(self, y_encoded, seed):
+        raise NotImplementedError
 
-        splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
-        train, valid = next(splitter.split(np.zeros((n_samples, 1)), y_encoded))
-        return np.sort(train), np.sort(valid)
+    def _criterion_params(self, y_train: np.ndarray) -> dict[str, Any]:
+        return {}
 
-    def _class_weight_tensor(self, y_encoded: np.ndarray):
-        import torch
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
 
-        if self.class_weight is None:
-            return None
-        if isinstance(self.class_weight, dict):
-            weight = _dict_class_weight(self.class_weight, self.classes_, type(self).__name__)
-        else:
-            weight = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
-            )
-        return torch.as_tensor(weight, dtype=torch.float32)
+    def _record_targets(self, y_encoded: np.ndarray) -> None:
+        """Fitted attributes describing the training targets."""
 
+    def _output_transform(self, outputs):
+        return outputs
+
+    def _net_extra_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    # ---- fitting ---------------------------------------------------------------
     def _optimizer_and_kwargs(self) -> tuple[type, dict[str, Any]]:
         import torch
 
@@ -188,40 +166,35 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
     def _make_net(
         self,
         rows: np.ndarray,
-        n_classes: int,
+        n_outputs: int,
         device: str,
-        class_weight,
+        criterion_params: dict[str, Any],
         valid: tuple[np.ndarray, np.ndarray] | None,
         with_schedule: bool,
     ):
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
-        from torch import nn
 
-        from sk3dface.classifiers._skorch import InterruptibleNeuralNetClassifier
+        from sk3dface.classifiers import _skorch
 
         optimizer, optimizer_kwargs = self._optimizer_and_kwargs()
-        module_kwargs = {"n_classes": n_classes, **self._module_kwargs(rows)}
+        module_kwargs = {"n_classes": n_outputs, **self._module_kwargs(rows)}
         params: dict[str, Any] = {f"module__{k}": v for k, v in module_kwargs.items()}
         params.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
-        if class_weight is not None:
-            params["criterion__weight"] = class_weight
-        label_smoothing = getattr(self, "label_smoothing", 0.0)
-        if label_smoothing:
-            params["criterion__label_smoothing"] = float(label_smoothing)
-        return InterruptibleNeuralNetClassifier(
+        params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
+        return getattr(_skorch, self._net_class_name)(
             self._module_class(),
-            criterion=nn.CrossEntropyLoss,
+            criterion=self._criterion_class(),
             optimizer=optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None if valid is None else predefined_split(Dataset(*valid)),
             callbacks=self._callbacks(valid is not None, with_schedule, rows.shape[0]),
-            classes=list(range(n_classes)),
             device=device,
             verbose=int(self.verbose),
             iterator_train__shuffle=True,
+            **self._net_extra_kwargs(),
             **params,
         )
 
@@ -274,9 +247,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             if (name.endswith("_") and not name.startswith("__")) or name == "_class_counts":
                 delattr(self, name)
 
-    def _fit_rows(
-        self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray
-    ) -> _BaseResNetClassifier:
+    def _fit_rows(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
         """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i."""
         y_encoded = self._encode_targets(y)
         device = _resolve_device(self.device)
@@ -290,16 +261,15 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             valid_rows = np.flatnonzero(np.isin(row_sample, valid))
             valid_data = (rows[valid_rows], y_encoded[row_sample[valid_rows]])
         self.validation_size_ = 0 if valid is None else int(valid.size)
-        self._class_counts = np.bincount(y_encoded, minlength=self.classes_.size)
-        self.class_prior_ = self._class_counts / y_encoded.size
-        class_weight = self._class_weight_tensor(y_encoded[train])
+        self._record_targets(y_encoded)
+        criterion_params = self._criterion_params(y_encoded[train])
         nets = []
         for member in range(self._n_nets()):
             net = self._make_net(
                 rows[train_rows],
-                self.classes_.size,
+                self._n_outputs(),
                 device,
-                class_weight,
+                criterion_params,
                 valid_data,
                 with_schedule=True,
             )
@@ -315,7 +285,139 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = nets[0]
         return self
 
-    def _partial_fit_rows(self, rows: np.ndarray, y: np.ndarray, classes) -> _BaseResNetClassifier:
+    def _ensemble(self) -> list:
+        """The fitted nets (``nets_``; estimators pickled before ensembles had only ``net_``)."""
+        return list(getattr(self, "nets_", None) or [self.net_])
+
+    # ---- prediction ------------------------------------------------------------
+    def _outputs_rows(self, rows: np.ndarray, n_columns: int) -> np.ndarray:
+        """Mean over the ensemble of the transformed outputs, computed in float64.
+
+        In float32 the result of a row depends in the last bits on the batch it is in
+        (BLAS picks kernels by matrix size, and CPUs differ), so predictions would change
+        with the number of samples predicted at once; float64 keeps those differences
+        ~1e-15. The trained float32 weights are copied, not changed.
+        """
+        import copy
+
+        import torch
+
+        nets = self._ensemble()
+        out = np.zeros((rows.shape[0], n_columns))
+        for net in nets:  # an ensemble averages the outputs of its nets
+            device = net.device
+            module = copy.deepcopy(net.module_).to(torch.float64).eval()
+            chunks = []
+            with _torch_session(None, self.n_threads), torch.no_grad():
+                for start in range(0, rows.shape[0], _PREDICT_BATCH):
+                    x = torch.as_tensor(rows[start : start + _PREDICT_BATCH], device=device)
+                    if x.dtype != torch.uint8:
+                        x = x.to(torch.float64)
+                    chunks.append(self._output_transform(module(x)).cpu().numpy())
+            if chunks:
+                out += np.concatenate(chunks)
+        out /= len(nets)
+        return out
+
+
+class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
+    """The classification parts: label encoding, stratified split, class weights,
+    cross-entropy (with label smoothing), softmax probabilities and ``partial_fit``."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseResNet._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+    _net_class_name = "InterruptibleNeuralNetClassifier"
+
+    def _criterion_class(self):
+        from torch import nn
+
+        return nn.CrossEntropyLoss
+
+    def _n_outputs(self) -> int:
+        return self.classes_.size
+
+    def _net_extra_kwargs(self) -> dict[str, Any]:
+        return {"classes": list(range(self.classes_.size))}
+
+    def _record_targets(self, y_encoded: np.ndarray) -> None:
+        self._class_counts = np.bincount(y_encoded, minlength=self.classes_.size)
+        self.class_prior_ = self._class_counts / y_encoded.size
+
+    def _criterion_params(self, y_train: np.ndarray) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        weight = self._class_weight_tensor(y_train)
+        if weight is not None:
+            params["weight"] = weight
+        label_smoothing = getattr(self, "label_smoothing", 0.0)
+        if label_smoothing:
+            params["label_smoothing"] = float(label_smoothing)
+        return params
+
+    def _output_transform(self, outputs):
+        import torch
+
+        return torch.softmax(outputs, dim=1)
+
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        _check_labels(y, type(self).__name__)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but y contains "
+                f"only one class: {self.classes_.tolist()[0]!r}."
+            )
+        return y_encoded.astype(np.int64)
+
+    def _validation_split(
+        self, y_encoded: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sample indices for training and for early-stopping validation (None: no split)."""
+        n_samples = y_encoded.size
+        all_samples = np.arange(n_samples)
+        if not self.early_stopping:
+            return all_samples, None
+        n_classes = self.classes_.size
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        min_count = np.bincount(y_encoded, minlength=n_classes).min()
+        large_enough = (
+            min_count >= 2
+            and n_valid >= max(n_classes, _MIN_VALIDATION_SAMPLES)
+            and n_samples - n_valid >= n_classes
+        )
+        if not large_enough:
+            warnings.warn(
+                f"early_stopping=True needs a validation split of at least "
+                f"max(n_classes, {_MIN_VALIDATION_SAMPLES}) samples and 2 samples per "
+                f"class; got {n_valid} validation samples (validation_fraction="
+                f"{self.validation_fraction} of {n_samples}) and a smallest class of "
+                f"{min_count}. Training on all samples for max_epochs={self.max_epochs} "
+                "epochs without early stopping.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return all_samples, None
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
+        train, valid = next(splitter.split(np.zeros((n_samples, 1)), y_encoded))
+        return np.sort(train), np.sort(valid)
+
+    def _class_weight_tensor(self, y_encoded: np.ndarray):
+        import torch
+
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, dict):
+            weight = _dict_class_weight(self.class_weight, self.classes_, type(self).__name__)
+        else:
+            weight = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[y_encoded]
+            )
+        return torch.as_tensor(weight, dtype=torch.float32)
+
+    def _partial_fit_rows(self, rows: np.ndarray, y: np.ndarray, classes):
         first_call = not hasattr(self, "net_")
         if first_call:
             if classes is None:
@@ -363,9 +465,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = all_classes
             self.validation_size_ = 0
             self._class_counts = np.zeros(all_classes.size, dtype=np.int64)
-            class_weight = None
-            if self.class_weight is not None:
-                class_weight = self._class_weight_tensor(np.arange(all_classes.size))
+            criterion_params = self._criterion_params(np.arange(all_classes.size))
             nets = []
             for member in range(self._n_nets()):
                 with _torch_session(self._member_seed(base_seed, member), self.n_threads):
@@ -374,7 +474,7 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
                             rows,
                             all_classes.size,
                             _resolve_device(self.device),
-                            class_weight,
+                            criterion_params,
                             None,
                             with_schedule=False,
                         ).initialize()
@@ -396,38 +496,9 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
             self._train(rows, y_encoded, self._member_seed(seed, member), partial=True, net=net)
         return self
 
-    def _ensemble(self) -> list:
-        """The fitted nets (``nets_``; estimators pickled before ensembles had only ``net_``)."""
-        return list(getattr(self, "nets_", None) or [self.net_])
-
-    # ---- prediction ------------------------------------------------------------
     def _proba_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Softmax of the net's outputs, computed in float64.
-
-        In float32 the result of a row depends in the last bits on the batch it is in
-        (BLAS picks kernels by matrix size, and CPUs differ), so predictions would change
-        with the number of samples predicted at once; float64 keeps those differences
-        ~1e-15. The trained float32 weights are copied, not changed.
-        """
-        import copy
-
-        import torch
-
-        nets = self._ensemble()
-        proba = np.zeros((rows.shape[0], self.classes_.size))
-        for net in nets:  # an ensemble averages the probabilities of its nets
-            device = net.device
-            module = copy.deepcopy(net.module_).to(torch.float64).eval()
-            chunks = []
-            with _torch_session(None, self.n_threads), torch.no_grad():
-                for start in range(0, rows.shape[0], _PREDICT_BATCH):
-                    x = torch.as_tensor(rows[start : start + _PREDICT_BATCH], device=device)
-                    if x.dtype != torch.uint8:
-                        x = x.to(torch.float64)
-                    chunks.append(torch.softmax(module(x), dim=1).cpu().numpy())
-            if chunks:
-                proba += np.concatenate(chunks)
-        proba /= len(nets)
+        """Softmax of the net's outputs (mean over the ensemble), in float64."""
+        proba = self._outputs_rows(rows, self.classes_.size)
         bad = ~np.isfinite(proba).all(axis=1)
         if bad.any():
             raise ValueError(
@@ -469,6 +540,62 @@ class _BaseResNetClassifier(ClassifierMixin, BaseEstimator):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+
+class _BaseResNetRegressor(RegressorMixin, _BaseResNet):
+    """The regression parts: targets standardized per output for training (MSE loss)
+    and un-standardized at prediction; a random (unstratified) validation split."""
+
+    _net_class_name = "InterruptibleNeuralNetRegressor"
+
+    def _criterion_class(self):
+        from torch import nn
+
+        return nn.MSELoss
+
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        self._y_ndim = y.ndim
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.n_outputs_ = y2.shape[1]
+        self.y_mean_ = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        scale[scale < 1e-12] = 1.0  # a constant target is predicted exactly
+        self.y_scale_ = scale
+        return ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _validation_split(self, y_encoded: np.ndarray, seed: int):
+        n_samples = y_encoded.shape[0]
+        all_samples = np.arange(n_samples)
+        if not self.early_stopping:
+            return all_samples, None
+        n_valid = math.ceil(self.validation_fraction * n_samples)
+        if n_valid < _MIN_VALIDATION_SAMPLES or n_samples - n_valid < 2:
+            warnings.warn(
+                f"early_stopping=True needs a validation split of at least "
+                f"{_MIN_VALIDATION_SAMPLES} samples; got {n_valid} (validation_fraction="
+                f"{self.validation_fraction} of {n_samples}). Training on all samples for "
+                f"max_epochs={self.max_epochs} epochs without early stopping.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return all_samples, None
+        order = np.random.RandomState(seed).permutation(n_samples)
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        out = self._outputs_rows(rows, self.n_outputs_) * self.y_scale_ + self.y_mean_
+        if not np.isfinite(out).all():
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite predictions: the features are "
+                "far outside the range seen in training, or the network's weights are not "
+                "finite. Rescale the features (e.g. sklearn.preprocessing.StandardScaler) "
+                "or refit with a smaller lr."
+            )
+        return out.ravel() if self._y_ndim == 1 else out
 
 
 def _check_labels(y: np.ndarray, owner: str, name: str = "y") -> None:
