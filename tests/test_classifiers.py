@@ -621,3 +621,45 @@ def test_image_classifier_explains_a_feature_matrix(coefficients):
     for features in (X, X.tolist(), list(X)):
         with pytest.raises((TypeError, ValueError), match="not feature vectors"):
             _tiny_image().fit(features, y)
+
+
+# ---- skorch's conventions: prefixed parameters, history_ ------------------------------
+
+
+def test_skorch_prefixed_parameters_reach_the_net(coefficients):
+    from sklearn.base import clone
+
+    X, y, _, _ = coefficients
+    clf = ResNetClassifier(
+        n_estimators=2,
+        max_epochs=3,
+        random_state=0,
+        optimizer__betas=(0.8, 0.9),
+        iterator_train__drop_last=True,
+    )
+    params = clf.get_params()
+    assert params["optimizer__betas"] == (0.8, 0.9) and params["iterator_train__drop_last"]
+    copy = clone(clf)
+    assert copy.get_params()["optimizer__betas"] == (0.8, 0.9)
+    copy.set_params(optimizer__betas=(0.7, 0.95), max_epochs=4)
+    assert (copy.optimizer__betas, copy.max_epochs) == ((0.7, 0.95), 4)
+    clf.fit(X, y)
+    assert len(clf.history_) == 3  # one row per epoch
+    assert clf.history_ is clf.net_.history
+    for net in clf.nets_:
+        # the one-cycle schedule cycles beta1 itself (torch's cycle_momentum)
+        assert net.optimizer_.param_groups[0]["betas"][1] == 0.9
+        assert net.iterator_train__drop_last is True
+        # 300 samples, batch 256, last batch dropped: one training batch per epoch
+        assert [len(b) for b in net.history[:, "batches"]] == [1, 1, 1]
+    assert "optimizer__betas=(0.8, 0.9)" in repr(clf)
+
+
+def test_unknown_parameters_fail_at_fit_with_a_hint(coefficients):
+    X, y, _, _ = coefficients
+    with pytest.raises(TypeError, match=r"unexpected parameters \['dpth'\].*optimizer__\*"):
+        ResNetClassifier(dpth=3).fit(X, y)
+    with pytest.raises(NotFittedError):
+        _ = ResNetClassifier().history_
+    cosine = _tiny(max_epochs=2, optimizer__betas=(0.8, 0.9)).fit(X, y)
+    assert cosine.net_.optimizer_.param_groups[0]["betas"] == (0.8, 0.9)

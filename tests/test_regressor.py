@@ -104,3 +104,12 @@ def test_non_finite_targets_are_rejected(linear):
     y[3] = np.nan
     with pytest.raises(ValueError, match=r"NaN|finite"):
         _small().fit(X, y)
+
+
+def test_skorch_prefixed_parameters_and_history(linear):
+    X, _, y, _ = linear
+    reg = _small(max_epochs=3, iterator_train__drop_last=True, optimizer__eps=1e-6)
+    assert reg.get_params()["optimizer__eps"] == 1e-6
+    reg.fit(X, y)
+    assert len(reg.history_) == 3
+    assert reg.net_.optimizer_.param_groups[0]["eps"] == 1e-6

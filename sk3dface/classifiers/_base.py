@@ -34,6 +34,15 @@ _RECIPE_CONSTRAINTS: dict = {
     "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
 }
+# skorch's prefixed parameters, routed to the skorch net(s) as given
+_NET_PREFIXES = (
+    "module__",
+    "optimizer__",
+    "criterion__",
+    "iterator_train__",
+    "iterator_valid__",
+    "callbacks__",
+)
 # rows per forward pass at prediction (float64, no gradients)
 _PREDICT_BATCH = 1024
 
@@ -76,6 +85,56 @@ class _BaseResNet(BaseEstimator):
 
     def _module_kwargs(self, rows: np.ndarray) -> dict[str, Any]:
         raise NotImplementedError
+
+    # ---- skorch's prefixed parameters ------------------------------------------
+    def _set_net_kwargs(self, kwargs: dict[str, Any]) -> None:
+        """Store ``module__*``, ``optimizer__*``... as attributes, as skorch does."""
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def _net_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.startswith(_NET_PREFIXES)}
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {**super().get_params(deep=deep), **self._net_kwargs()}
+
+    def set_params(self, **params):
+        own = set(self._get_param_names())
+        # skorch's prefixed names, and any other name given to __init__ (stored like
+        # them, it is reported by fit): set as attributes, as skorch does
+        routed = [
+            name
+            for name in params
+            if name.startswith(_NET_PREFIXES) or (name not in own and name in vars(self))
+        ]
+        for name in routed:
+            setattr(self, name, params.pop(name))
+        return super().set_params(**params) if params else self
+
+    def _check_net_kwargs(self) -> None:
+        known = set(self._get_param_names())
+        unknown = [
+            k
+            for k in vars(self)
+            if k not in known
+            and not k.startswith(_NET_PREFIXES)
+            and not k.startswith("_")
+            and not k.endswith("_")
+        ]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected parameters {sorted(unknown)}; "
+                f"expected its own parameters or skorch's prefixed ones "
+                f"({', '.join(p + '*' for p in _NET_PREFIXES)}). Check the spelling."
+            )
+
+    @property
+    def history_(self):
+        """skorch's history of the (first) net: one row per epoch (losses, times, lr)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "net_")
+        return self.net_.history
 
     # ---- task hooks ------------------------------------------------------------
     _net_class_name = ""  # a class of sk3dface.classifiers._skorch
@@ -182,6 +241,7 @@ class _BaseResNet(BaseEstimator):
         params: dict[str, Any] = {f"module__{k}": v for k, v in module_kwargs.items()}
         params.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
         params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
+        params.update(self._net_kwargs())  # the user's skorch parameters win
         return getattr(_skorch, self._net_class_name)(
             self._module_class(),
             criterion=self._criterion_class(),
@@ -223,7 +283,9 @@ class _BaseResNet(BaseEstimator):
         # BatchNorm cannot train on a final batch of one example: drop it (it is a
         # different example every epoch, since batches are shuffled). Validation runs
         # in eval mode, where a batch of one is fine.
-        net.iterator_train__drop_last = rows.shape[0] % self.batch_size == 1
+        net.iterator_train__drop_last = bool(
+            self._net_kwargs().get("iterator_train__drop_last", False)
+        ) or (rows.shape[0] % self.batch_size == 1)
         try:
             with _torch_session(seed, self.n_threads):
                 if partial:
@@ -249,6 +311,7 @@ class _BaseResNet(BaseEstimator):
 
     def _fit_rows(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
         """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i."""
+        self._check_net_kwargs()
         y_encoded = self._encode_targets(y)
         device = _resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

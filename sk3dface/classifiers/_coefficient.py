@@ -109,6 +109,15 @@ class ResNetClassifier(_BaseResNetClassifier):
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``skorch.callbacks.ProgressBar()``), added to
         the early stopping and scheduler callbacks.
+    **kwargs
+        skorch's prefixed parameters, passed to the skorch net as given (after
+        sk3dface's own, so they win): ``module__*`` (the torch module),
+        ``optimizer__*`` (e.g. ``optimizer__betas=(0.8, 0.9)``), ``criterion__*``,
+        ``iterator_train__*`` / ``iterator_valid__*`` (the DataLoaders, e.g.
+        ``iterator_train__drop_last=True``) and ``callbacks__*`` (parameters of named
+        callbacks). They are stored as attributes like skorch does, so ``get_params``,
+        ``set_params``, ``clone`` and grid searches handle them; other names are a
+        ``TypeError`` at ``fit``.
 
     Attributes
     ----------
@@ -118,6 +127,9 @@ class ResNetClassifier(_BaseResNetClassifier):
         The ``n_estimators`` trained nets.
     net_ : skorch.NeuralNetClassifier
         The first of ``nets_`` (``net_.history`` holds the losses per epoch).
+    history_ : skorch.History
+        ``net_.history``: one row per epoch (``train_loss``, ``valid_loss`` with a
+        validation split, ``dur``, ``event_lr``...).
     n_epochs_ : int
         Number of epochs trained (fewer than ``max_epochs`` after early stopping).
     validation_size_ : int
@@ -183,6 +195,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         n_threads: int | None = 1,
         verbose: int = 0,
         callbacks: list | None = None,
+        **kwargs: Any,
     ) -> None:
         self.depth = depth
         self.width = width
@@ -206,6 +219,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
+        self._set_net_kwargs(kwargs)
 
     def _module_class(self) -> type:
         from sk3dface.classifiers._networks import CoefficientResNet

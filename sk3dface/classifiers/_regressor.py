@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -71,6 +71,15 @@ class ResNetRegressor(_BaseResNetRegressor):
         If positive, skorch prints a table of losses per epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
+    **kwargs
+        skorch's prefixed parameters, passed to the skorch net as given (after
+        sk3dface's own, so they win): ``module__*`` (the torch module),
+        ``optimizer__*`` (e.g. ``optimizer__betas=(0.8, 0.9)``), ``criterion__*``,
+        ``iterator_train__*`` / ``iterator_valid__*`` (the DataLoaders, e.g.
+        ``iterator_train__drop_last=True``) and ``callbacks__*`` (parameters of named
+        callbacks). They are stored as attributes like skorch does, so ``get_params``,
+        ``set_params``, ``clone`` and grid searches handle them; other names are a
+        ``TypeError`` at ``fit``.
 
     Attributes
     ----------
@@ -82,6 +91,9 @@ class ResNetRegressor(_BaseResNetRegressor):
         Number of targets.
     y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
         Mean and standard deviation used to standardize the targets.
+    history_ : skorch.History
+        ``net_.history``: one row per epoch (``train_loss``, ``valid_loss`` with a
+        validation split, ``dur``, ``event_lr``...).
     n_epochs_ : int
         Number of epochs trained.
     validation_size_ : int
@@ -137,6 +149,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         n_threads: int | None = 1,
         verbose: int = 0,
         callbacks: list | None = None,
+        **kwargs: Any,
     ) -> None:
         self.depth = depth
         self.width = width
@@ -158,6 +171,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
+        self._set_net_kwargs(kwargs)
 
     _module_class = ResNetClassifier._module_class
     _module_kwargs = ResNetClassifier._module_kwargs
