@@ -663,3 +663,10 @@ def test_unknown_parameters_fail_at_fit_with_a_hint(coefficients):
         _ = ResNetClassifier().history_
     cosine = _tiny(max_epochs=2, optimizer__betas=(0.8, 0.9)).fit(X, y)
     assert cosine.net_.optimizer_.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_default_width_is_the_recipe_for_shallow_and_the_papers_for_deep_nets():
+    rows = np.zeros((4, 3))
+    assert ResNetClassifier()._module_kwargs(rows)["width"] == 256
+    assert ResNetClassifier(depth=34)._module_kwargs(rows)["width"] == 64  # ResNet-34
+    assert ResNetClassifier(depth=32, width=16)._module_kwargs(rows)["width"] == 16

@@ -59,7 +59,7 @@ class _BaseResNet(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "depth": [Options(Integral, set(STAGES))],
-        "width": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         # BatchNorm cannot train on a batch of one example

@@ -21,6 +21,13 @@ from sk3dface.classifiers._torch import _check_finite_float32
 from sk3dface.utils._sklearn_compat import _fit_context
 
 
+def _effective_width(width: int | None, depth: int) -> int:
+    """``width``, or by default 256 for the shallow nets and 64 for the deep ones."""
+    if width is not None:
+        return int(width)
+    return 256 if depth <= 4 else 64
+
+
 class ResNetClassifier(_BaseResNetClassifier):
     """ResNet classifier for coefficient vectors (skorch, fully connected residual blocks).
 
@@ -44,8 +51,11 @@ class ResNetClassifier(_BaseResNetClassifier):
         block, 8-56 are CIFAR-style (three stages of ``(depth - 2) / 6`` blocks),
         10/18/34 ImageNet-style (four stages: 1-1-1-1, 2-2-2-2, 3-4-6-3). The
         paper's networks are ``depth=34`` and ``depth=32``.
-    width : int, default=256
-        Units of the first stage; stage ``i`` has ``width * 2**i``.
+    width : int or None, default=None
+        Units of the first stage; stage ``i`` has ``width * 2**i``. None: 256 for
+        the shallow ``depth`` 2 and 4 (the small-data recipe), 64 for the deeper
+        nets (the paper's ResNet-34/32 width), so that ``depth=34`` alone is the
+        paper's network.
     n_estimators : int, default=3
         Number of independently seeded nets (seeds derived from ``random_state``)
         whose class probabilities are averaged. 1 trains a single net.
@@ -173,7 +183,7 @@ class ResNetClassifier(_BaseResNetClassifier):
     def __init__(
         self,
         depth: int = 2,
-        width: int = 256,
+        width: int | None = None,
         *,
         n_estimators: int = 3,
         max_epochs: int = 40,
@@ -233,7 +243,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         return {
             "n_features": rows.shape[1],
             "depth": self.depth,
-            "width": self.width,
+            "width": _effective_width(self.width, self.depth),
             "mean": mean.tolist(),
             "scale": scale.tolist(),
             "noise_std": self.noise_std,

@@ -29,8 +29,11 @@ class ResNetRegressor(_BaseResNetRegressor):
     ----------
     depth : {2, 4, 8, 14, 20, 32, 44, 56, 10, 18, 34}, default=2
         Number of weight layers, as in :class:`ResNetClassifier`.
-    width : int, default=256
-        Units of the first stage; stage ``i`` has ``width * 2**i``.
+    width : int or None, default=None
+        Units of the first stage; stage ``i`` has ``width * 2**i``. None: 256 for
+        the shallow ``depth`` 2 and 4 (the small-data recipe), 64 for the deeper
+        nets (the paper's ResNet-34/32 width), so that ``depth=34`` alone is the
+        paper's network.
     n_estimators : int, default=3
         Number of independently seeded nets whose predictions are averaged.
     max_epochs : int, default=100
@@ -129,7 +132,7 @@ class ResNetRegressor(_BaseResNetRegressor):
     def __init__(
         self,
         depth: int = 2,
-        width: int = 256,
+        width: int | None = None,
         *,
         n_estimators: int = 3,
         max_epochs: int = 100,
