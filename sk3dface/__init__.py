@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "ImageCoefficientRegressor": "sk3dface.fitting",
     # classifiers
     "ResNetClassifier": "sk3dface.classifiers",
+    "ResNetRegressor": "sk3dface.classifiers",
     "ImageResNetClassifier": "sk3dface.classifiers",
     # array layout helpers
     "landmarks_to_views": "sk3dface._layout",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static type checkers only
     from sk3dface._layout import split_views as split_views
     from sk3dface.classifiers import ImageResNetClassifier as ImageResNetClassifier
     from sk3dface.classifiers import ResNetClassifier as ResNetClassifier
+    from sk3dface.classifiers import ResNetRegressor as ResNetRegressor
     from sk3dface.embeddings import FaceEmbedder as FaceEmbedder
     from sk3dface.fitting import CoefficientSelector as CoefficientSelector
     from sk3dface.fitting import FrontalShape as FrontalShape

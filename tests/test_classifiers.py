@@ -36,8 +36,19 @@ def _one_torch_thread():
 
 
 def _tiny(**params):
-    """A ResNetClassifier small enough for the test budget."""
-    defaults = dict(depth=8, width=16, max_epochs=15, lr=1e-2, batch_size=32, random_state=0)
+    """A ResNetClassifier small enough for the test budget (one net, cosine schedule)."""
+    defaults = dict(
+        depth=8,
+        width=16,
+        n_estimators=1,
+        max_epochs=15,
+        lr=1e-2,
+        batch_size=32,
+        lr_schedule="cosine",
+        label_smoothing=0.0,
+        dropout=0.0,
+        random_state=0,
+    )
     return ResNetClassifier(**{**defaults, **params})
 
 
@@ -169,6 +180,49 @@ def test_learning_rate_schedules(coefficients, schedule):
         assert clf.net_.history[:, "event_lr"][0] == pytest.approx(1e-2)
     else:
         assert lrs[0] == pytest.approx(1e-2)  # constant, or no plateau in 4 epochs
+
+
+def test_onecycle_schedule_steps_per_batch(coefficients):
+    X, y, _, _ = coefficients  # 300 samples, batch 32: 10 batches per epoch
+    clf = _tiny(max_epochs=3, lr_schedule="onecycle").fit(X, y)
+    batch_lrs = clf.net_.history[:, "batches", :, "event_lr"]
+    assert [len(epoch) for epoch in batch_lrs] == [10, 10, 10]
+    flat = [lr for epoch in batch_lrs for lr in epoch]
+    assert flat[0] < 1e-2 / 10  # warms up from lr / 25 ...
+    assert max(flat) == pytest.approx(1e-2, rel=0.05)  # ... to the peak lr ...
+    assert flat[-1] < 1e-3  # ... and anneals
+
+
+def test_default_recipe_is_a_shallow_ensemble(coefficients):
+    X, y, X_test, y_test = coefficients
+    clf = ResNetClassifier(max_epochs=10, random_state=0).fit(X, y)
+    assert len(clf.nets_) == 3 and clf.net_ is clf.nets_[0]
+    assert len(clf.net_.module_.blocks) == 0  # depth=2: stem + head
+    assert clf.net_.criterion_.label_smoothing == pytest.approx(0.1)
+    assert clf.score(X_test, y_test) > 0.8
+    # the ensemble averages the probabilities of independently seeded nets
+    first = clf.nets_[0].module_.head.weight.detach()
+    assert not torch.equal(first, clf.nets_[1].module_.head.weight.detach())
+    single = ResNetClassifier(max_epochs=10, n_estimators=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(single.net_.module_.head.weight.detach().numpy(), first)
+    again = ResNetClassifier(max_epochs=10, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X_test), clf.predict_proba(X_test))
+
+
+def test_dropout_is_in_every_branch_and_before_the_head():
+    net = CoefficientResNet(10, 3, depth=8, width=8, dropout=0.3)
+    drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 3 + 1 and all(d.p == 0.3 for d in drops)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in CoefficientResNet(10, 3).modules())
+
+
+def test_ensemble_partial_fit_updates_every_net(coefficients):
+    X, y, X_test, _ = coefficients
+    clf = _tiny(n_estimators=2)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    assert [len(net.history) for net in clf.nets_] == [3, 3]
+    assert clf.predict_proba(X_test).shape == (len(X_test), 4)
 
 
 def test_plateau_schedule_halves_a_stalled_learning_rate(coefficients):
@@ -567,3 +621,52 @@ def test_image_classifier_explains_a_feature_matrix(coefficients):
     for features in (X, X.tolist(), list(X)):
         with pytest.raises((TypeError, ValueError), match="not feature vectors"):
             _tiny_image().fit(features, y)
+
+
+# ---- skorch's conventions: prefixed parameters, history_ ------------------------------
+
+
+def test_skorch_prefixed_parameters_reach_the_net(coefficients):
+    from sklearn.base import clone
+
+    X, y, _, _ = coefficients
+    clf = ResNetClassifier(
+        n_estimators=2,
+        max_epochs=3,
+        random_state=0,
+        optimizer__betas=(0.8, 0.9),
+        iterator_train__drop_last=True,
+    )
+    params = clf.get_params()
+    assert params["optimizer__betas"] == (0.8, 0.9) and params["iterator_train__drop_last"]
+    copy = clone(clf)
+    assert copy.get_params()["optimizer__betas"] == (0.8, 0.9)
+    copy.set_params(optimizer__betas=(0.7, 0.95), max_epochs=4)
+    assert (copy.optimizer__betas, copy.max_epochs) == ((0.7, 0.95), 4)
+    clf.fit(X, y)
+    assert len(clf.history_) == 3  # one row per epoch
+    assert clf.history_ is clf.net_.history
+    for net in clf.nets_:
+        # the one-cycle schedule cycles beta1 itself (torch's cycle_momentum)
+        assert net.optimizer_.param_groups[0]["betas"][1] == 0.9
+        assert net.iterator_train__drop_last is True
+        # 300 samples, batch 256, last batch dropped: one training batch per epoch
+        assert [len(b) for b in net.history[:, "batches"]] == [1, 1, 1]
+    assert "optimizer__betas=(0.8, 0.9)" in repr(clf)
+
+
+def test_unknown_parameters_fail_at_fit_with_a_hint(coefficients):
+    X, y, _, _ = coefficients
+    with pytest.raises(TypeError, match=r"unexpected parameters \['dpth'\].*optimizer__\*"):
+        ResNetClassifier(dpth=3).fit(X, y)
+    with pytest.raises(NotFittedError):
+        _ = ResNetClassifier().history_
+    cosine = _tiny(max_epochs=2, optimizer__betas=(0.8, 0.9)).fit(X, y)
+    assert cosine.net_.optimizer_.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_default_width_is_the_recipe_for_shallow_and_the_papers_for_deep_nets():
+    rows = np.zeros((4, 3))
+    assert ResNetClassifier()._module_kwargs(rows)["width"] == 256
+    assert ResNetClassifier(depth=34)._module_kwargs(rows)["width"] == 64  # ResNet-34
+    assert ResNetClassifier(depth=32, width=16)._module_kwargs(rows)["width"] == 16

@@ -30,6 +30,7 @@ from sk3dface import (
     MorphableCoefficientExtractor,
     MultiViewAggregator,
     ResNetClassifier,
+    ResNetRegressor,
     TDDFABackend,
 )
 from sk3dface.datasets import make_synthetic_faces
@@ -119,6 +120,7 @@ INSTANCES: list[tuple[object, dict[str, str]]] = [
     (MultiViewAggregator(n_views=1, n_beta=0), _block_failures()),
     (CoefficientSelector("alpha", n_beta=0), _block_failures()),
     (_tiny_resnet(), {}),
+    (ResNetRegressor(depth=4, width=32, n_estimators=1, max_epochs=20, random_state=0), {}),
     # input_tags.two_d_array=False (a sequence of images): sklearn runs only its API checks
     (ImageResNetClassifier(depth=8, width=4, image_size=16, max_epochs=2), {}),
 ]

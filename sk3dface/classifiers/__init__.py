@@ -6,5 +6,6 @@
 
 from sk3dface.classifiers._coefficient import ResNetClassifier
 from sk3dface.classifiers._image import ImageResNetClassifier
+from sk3dface.classifiers._regressor import ResNetRegressor
 
-__all__ = ["ImageResNetClassifier", "ResNetClassifier"]
+__all__ = ["ImageResNetClassifier", "ResNetClassifier", "ResNetRegressor"]

@@ -196,6 +196,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseResNetClassifier._parameter_constraints,
+        "width": [Interval(Integral, 1, None, closed="left")],
         "image_size": [Interval(Integral, 16, None, closed="left")],
         "color": [StrOptions({"rgb", "gray"})],
         "crop": [StrOptions({"face", "center"}), None],

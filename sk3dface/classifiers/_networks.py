@@ -26,7 +26,11 @@ from torch import nn
 # depth -> basic blocks per stage; stage i has width * 2**i units/channels.
 # CIFAR-style (He et al. 2016, section 4.2): three stages, depth = 6n + 2.
 # ImageNet-style: four stages; 18 and 34 are the paper's, 10 is the smallest member.
+# Shallow members for small data: 2 = stem + head (no residual block, a one-hidden-
+# layer net), 4 = one basic block.
 STAGES: dict[int, tuple[int, ...]] = {
+    2: (),
+    4: (1,),
     8: (1, 1, 1),
     14: (2, 2, 2),
     20: (3, 3, 3),
@@ -59,8 +63,17 @@ class _BasicBlock(nn.Module):
     """The basic block: two weight layers with batch normalization, plus a shortcut, then
     ReLU. Weight layers are ``Linear`` for vectors and 3x3 ``Conv2d`` for images."""
 
-    def __init__(self, in_size: int, out_size: int, *, image: bool = False, stride: int = 1):
+    def __init__(
+        self,
+        in_size: int,
+        out_size: int,
+        *,
+        image: bool = False,
+        stride: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         norm = nn.BatchNorm2d if image else nn.BatchNorm1d
 
         def weight_layer(n_in: int, n_out: int, kernel: int, layer_stride: int) -> nn.Module:
@@ -82,7 +95,7 @@ class _BasicBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.norm1(self.layer1(x)))
+        out = self.dropout(torch.relu(self.norm1(self.layer1(x))))
         out = self.norm2(self.layer2(out))
         return torch.relu(out + self.shortcut(x))
 
@@ -104,6 +117,8 @@ class CoefficientResNet(nn.Module):
         Per-feature standardization applied first (``(x - mean) / scale``).
     noise_std, scale_jitter : float
         Training-time augmentation in standardized units (off in ``eval()`` mode).
+    dropout : float
+        Dropout probability inside each residual branch and before the head.
     """
 
     def __init__(
@@ -116,6 +131,7 @@ class CoefficientResNet(nn.Module):
         scale: Sequence[float] | None = None,
         noise_std: float = 0.0,
         scale_jitter: float = 0.0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         mean = torch.zeros(n_features) if mean is None else torch.as_tensor(mean)
@@ -132,16 +148,17 @@ class CoefficientResNet(nn.Module):
         in_features = width
         for n_blocks, out_features in zip(STAGES[depth], widths, strict=True):
             for _ in range(n_blocks):
-                blocks.append(_BasicBlock(in_features, out_features))
+                blocks.append(_BasicBlock(in_features, out_features, dropout=dropout))
                 in_features = out_features
         self.blocks = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(in_features, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.to(self.mean.dtype) - self.mean) / self.scale
         if self.training:
             x = _augment_scale_noise(x, self.noise_std, self.scale_jitter)
-        return self.head(self.blocks(self.stem(x)))
+        return self.head(self.dropout(self.blocks(self.stem(x))))
 
 
 class ImageResNet(nn.Module):

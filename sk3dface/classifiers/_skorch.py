@@ -6,14 +6,14 @@ Imported only when a network is built, so that importing sk3dface does not impor
 from __future__ import annotations
 
 import torch
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
 
 from sk3dface.exceptions import TrainingDivergedError
 
 
-class InterruptibleNeuralNetClassifier(NeuralNetClassifier):
-    """skorch's :class:`~skorch.NeuralNetClassifier`, except that Ctrl-C stops the fit.
+class _Interruptible:
+    """Ctrl-C stops the fit of a skorch net (mixed into its class).
 
     skorch's ``partial_fit`` (and so ``fit``) catches :class:`KeyboardInterrupt`, runs
     the ``on_train_end`` callbacks and returns the half-trained net as if training had
@@ -48,6 +48,14 @@ class InterruptibleNeuralNetClassifier(NeuralNetClassifier):
         return self
 
 
+class InterruptibleNeuralNetClassifier(_Interruptible, NeuralNetClassifier):
+    """skorch's :class:`~skorch.NeuralNetClassifier`, except that Ctrl-C stops the fit."""
+
+
+class InterruptibleNeuralNetRegressor(_Interruptible, NeuralNetRegressor):
+    """skorch's :class:`~skorch.NeuralNetRegressor`, except that Ctrl-C stops the fit."""
+
+
 class StopOnDivergence(Callback):
     """Raise :class:`~sk3dface.exceptions.TrainingDivergedError` on a non-finite loss.
 
@@ -75,7 +83,7 @@ class StopOnDivergence(Callback):
         raise TrainingDivergedError(
             f"{self.owner} training diverged: {what} in epoch {epoch} with lr={self.lr:g}. "
             "The learning rate is probably too large: try a smaller one (the default is "
-            f"lr={self.default_lr:g}). The classifier was left unfitted."
+            f"lr={self.default_lr:g}). The estimator was left unfitted."
         )
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
