@@ -19,11 +19,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import CoefficientLayout
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
-from sk3dface.landmarks._views import PerViewImageMixin, locate_face
+from sk3dface.landmarks._views import VIEW_PARAMETER_CONSTRAINTS, PerViewImageMixin, locate_face
 from sk3dface.utils._failures import ViewFailure
 from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image
 from sk3dface.utils._parallel import parallel_map
-from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from sk3dface.utils._sklearn_compat import HasMethods, Interval, _fit_context
 
 _VIEW_ERRORS = (ImageReadError, FaceNotFoundError)
 _POSE = ("yaw", "pitch", "roll", "tx", "ty", "scale")
@@ -115,12 +115,7 @@ class ImageCoefficientRegressor(PerViewImageMixin, TransformerMixin, BaseEstimat
         "backend": [HasMethods(["detect", "predict_3dmm"])],
         "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
         "n_beta": [Interval(Integral, 0, None, closed="left"), None],
-        "detection_width": [Interval(Integral, 32, None, closed="left"), None],
-        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
-        "on_error": [StrOptions({"warn", "raise"})],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
+        **VIEW_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(

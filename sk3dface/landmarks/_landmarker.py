@@ -19,7 +19,7 @@ from sk3dface.landmarks._backend import (
     backend_identity,
 )
 from sk3dface.landmarks._dlib import DlibBackend
-from sk3dface.landmarks._views import PerViewImageMixin, locate_face
+from sk3dface.landmarks._views import VIEW_PARAMETER_CONSTRAINTS, PerViewImageMixin, locate_face
 from sk3dface.utils._failures import ViewFailure
 from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image
 from sk3dface.utils._parallel import parallel_map
@@ -255,13 +255,8 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         "backend": [HasMethods(["detect", "predict"]), None],
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "detector": [StrOptions({"hog", "cnn"})],
-        "detection_width": [Interval(Integral, 32, None, closed="left"), None],
-        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
-        "on_error": [StrOptions({"warn", "raise"})],
         "memory": [None, str, HasMethods(["cache"])],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
+        **VIEW_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(

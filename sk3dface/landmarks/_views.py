@@ -8,6 +8,7 @@ write one fixed-width block per view, NaN for missing and failed views.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,20 @@ from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._images import load_image
 from sk3dface.utils._input import as_view_sets
+from sk3dface.utils._sklearn_compat import Interval, StrOptions
 
 #: one view to compute: (sample, view, image, face box or None to detect)
 ViewTask = tuple[int, int, Any, "np.ndarray | None"]
+
+#: the constraints of the parameters every per-view transformer has
+VIEW_PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "detection_width": [Interval(Integral, 32, None, closed="left"), None],
+    "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+    "n_views": [Interval(Integral, 1, None, closed="left"), None],
+    "on_error": [StrOptions({"warn", "raise"})],
+    "n_jobs": [Integral, None],
+    "verbose": ["verbose"],
+}
 
 
 def locate_face(
