@@ -46,6 +46,11 @@ def _add_common(parser: argparse.ArgumentParser, cache_help: str) -> None:
     parser.add_argument("--verbose", action="store_true", help="show progress bars")
 
 
+def _common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options :func:`_add_common` adds, as keyword arguments."""
+    return {"n_jobs": args.n_jobs, "cache_dir": args.cache_dir, "verbose": args.verbose}
+
+
 def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument(
@@ -289,10 +294,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         n_splits=args.n_splits,
         max_epochs=args.max_epochs,
         gender_table=args.gender_table,
-        cache_dir=args.cache_dir,
-        n_jobs=args.n_jobs,
         random_state=args.random_state,
-        verbose=args.verbose,
+        **_common_options(args),
     )
     print(report.to_text())
     return 0
@@ -302,12 +305,7 @@ def _demo(args: argparse.Namespace) -> int:
     from sk3dface.protocols._demo import run_demo
 
     run_demo(
-        out=args.out,
-        quick=args.quick,
-        n_jobs=args.n_jobs,
-        cache_dir=args.cache_dir,
-        random_state=args.random_state,
-        verbose=args.verbose,
+        out=args.out, quick=args.quick, random_state=args.random_state, **_common_options(args)
     )
     return 0
 

@@ -23,6 +23,7 @@ from sk3dface.datasets._common import (
     normalize_choice,
     scan_records,
 )
+from sk3dface.utils._docstrings import loader_docstring
 
 N_SUBJECTS = 200
 N_POSES = 14
@@ -166,6 +167,7 @@ def read_gender_table(gender_table: GenderTable) -> dict[int, str]:
     return table
 
 
+@loader_docstring("FEI")
 def load_fei(
     root: str | os.PathLike,
     *,
@@ -216,37 +218,25 @@ def load_fei(
         Decode every selected image at reduced size to find damaged ones
         (empty, unreadable, truncated, all black or blank); they are reported
         in a warning and in ``damaged``.
-    keep_damaged : bool, default=False
-        Keep damaged images in the result instead of excluding them.
-    n_jobs : int, default=None
-        Parallel jobs (joblib threads) for the image check; -1 uses all cores.
+    %(damaged_options)s
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         Dictionary-like object with one entry per image, sorted by subject and pose:
 
-        images : ndarray of str, shape (n_images,)
-            Image paths, ready for :class:`~sk3dface.FaceLandmarker`.
+        %(loader_images)s
         subject : ndarray of int
             Subject number, 1-200.
         pose : ndarray of str
             ``"01"`` ... ``"14"``, or ``"a"``/``"b"`` for the frontal subsets.
         gender : ndarray of str
             ``"female"``, ``"male"`` or ``"unknown"`` (see ``gender_table``).
-        frame : pandas.DataFrame
-            The same columns (``image`` and the labels) as a table.
-        damaged : list of (str, str)
-            ``(path, reason)`` of each damaged image found.
-        DESCR : str
-            Description of the data set and of what was found.
+        %(loader_table)s
 
     Raises
     ------
-    FileNotFoundError
-        If ``root`` does not exist.
-    ValueError
-        If no FEI file is found, a filter value is unknown, or no image is left.
+    %(raises)s
 
     Warns
     -----
@@ -257,14 +247,11 @@ def load_fei(
     See Also
     --------
     load_kdef : The KDEF data set.
-    make_view_sets : Leakage-free multi-image samples and CV folds.
+    %(see_also_view_sets)s
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import numpy as np
-    >>> from PIL import Image
+    %(example_imports)s
     >>> from sk3dface.datasets import load_fei
     >>> pixels = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     >>> with tempfile.TemporaryDirectory() as root:

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from sk3dface.datasets._common import _preview, handle_damaged, make_bunch, scan_records
+from sk3dface.utils._docstrings import EXAMPLE_IMPORTS, SEE_ALSO_VIEW_SETS, Substitution
 
 _MATCH_ON = ("name", "path")
 
@@ -58,6 +59,7 @@ def _content_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[~duplicated].reset_index(drop=True)
 
 
+@Substitution(see_also_view_sets=SEE_ALSO_VIEW_SETS, example_imports=EXAMPLE_IMPORTS)
 def load_image_folder(
     root: str | os.PathLike,
     pattern: str | re.Pattern,
@@ -114,14 +116,11 @@ def load_image_folder(
     See Also
     --------
     load_kdef, load_fei : Loaders for two published layouts.
-    make_view_sets : Leakage-free multi-image samples and CV folds.
+    %(see_also_view_sets)s
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import numpy as np
-    >>> from PIL import Image
+    %(example_imports)s
     >>> from sk3dface.datasets import load_image_folder
     >>> rng = np.random.default_rng(0)
     >>> with tempfile.TemporaryDirectory() as root:

@@ -20,6 +20,7 @@ from sk3dface.datasets._common import (
     normalize_choice,
     scan_records,
 )
+from sk3dface.utils._docstrings import loader_docstring
 
 #: KDEF expression codes (letters 5-6 of a file name) and their names.
 KDEF_EXPRESSIONS = {
@@ -92,6 +93,7 @@ def _parse_kdef_name(name: str) -> dict[str, str] | None:
     }
 
 
+@loader_docstring("KDEF")
 def load_kdef(
     root: str | os.PathLike,
     *,
@@ -136,18 +138,14 @@ def load_kdef(
         Decode every selected image at 1/8 size to find damaged ones (empty,
         unreadable, truncated, all black or blank); they are reported in a
         warning and in ``damaged``. About 1-2 ms per image.
-    keep_damaged : bool, default=False
-        Keep damaged images in the result instead of excluding them.
-    n_jobs : int, default=None
-        Parallel jobs (joblib threads) for the image check; -1 uses all cores.
+    %(damaged_options)s
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         Dictionary-like object with one entry per image, sorted by file name:
 
-        images : ndarray of str, shape (n_images,)
-            Image paths, ready for :class:`~sk3dface.FaceLandmarker`.
+        %(loader_images)s
         subject : ndarray of str
             The person, gender + identity (``"F01"``): the same person in
             sessions A and B has the same ``subject``.
@@ -161,19 +159,11 @@ def load_kdef(
             ``"half_right"`` or ``"full_right"``.
         session : ndarray of str
             ``"A"`` or ``"B"``.
-        frame : pandas.DataFrame
-            The same columns (``image`` and the labels) as a table.
-        damaged : list of (str, str)
-            ``(path, reason)`` of each damaged image found.
-        DESCR : str
-            Description of the data set and of what was found.
+        %(loader_table)s
 
     Raises
     ------
-    FileNotFoundError
-        If ``root`` does not exist.
-    ValueError
-        If no KDEF file is found, a filter value is unknown, or no image is left.
+    %(raises)s
 
     Warns
     -----
@@ -183,14 +173,11 @@ def load_kdef(
     See Also
     --------
     load_fei : The FEI Face Database.
-    make_view_sets : Leakage-free multi-image samples and CV folds.
+    %(see_also_view_sets)s
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import numpy as np
-    >>> from PIL import Image
+    %(example_imports)s
     >>> from sk3dface.datasets import load_kdef
     >>> pixels = np.random.default_rng(0).integers(0, 255, (76, 56, 3), dtype=np.uint8)
     >>> with tempfile.TemporaryDirectory() as root:

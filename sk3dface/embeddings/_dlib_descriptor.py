@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from sk3dface.landmarks._dlib import _model_file, _sha256
+from sk3dface.landmarks._dlib import _MODEL_FILE_SECTIONS, _installed_model_file, _sha256
+from sk3dface.utils._docstrings import Substitution
 
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 N_EMBEDDING = 128
@@ -26,17 +27,11 @@ _compute_lock = threading.Lock()  # dlib's net keeps per-call buffers: one call 
 _models: dict[tuple[str, int, int], Any] = {}
 
 
+@Substitution(model_file_sections=_MODEL_FILE_SECTIONS)
 def default_descriptor_path() -> Path:
     """Path of ``dlib_face_recognition_resnet_model_v1.dat`` from ``face-recognition-models``.
 
-    Returns
-    -------
-    path : Path
-
-    Raises
-    ------
-    FileNotFoundError
-        If the package or the file is not installed.
+    %(model_file_sections)s
 
     Examples
     --------
@@ -44,13 +39,7 @@ def default_descriptor_path() -> Path:
     >>> default_descriptor_path().name
     'dlib_face_recognition_resnet_model_v1.dat'
     """
-    found = _model_file(DESCRIPTOR_FILE)
-    if found is not None:
-        return found
-    raise FileNotFoundError(
-        f"dlib's face-descriptor model ({DESCRIPTOR_FILE}) was not found: install it with "
-        "`pip install face-recognition-models`, or pass descriptor_path=."
-    )
+    return _installed_model_file(DESCRIPTOR_FILE, "face-descriptor model", "descriptor_path=.")
 
 
 def _model(path: str, size: int, mtime_ns: int) -> Any:

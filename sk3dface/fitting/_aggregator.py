@@ -8,7 +8,6 @@ scale, residual]`` (see ``docs/conventions.md``); it is read from the column nam
 from __future__ import annotations
 
 import warnings
-from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,9 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import POSE_NAMES, RESIDUAL_NAME, CoefficientLayout
 from sk3dface.exceptions import FailedSamplesWarning
-from sk3dface.fitting._blocks import _BlockLayoutMixin
+from sk3dface.fitting._blocks import LAYOUT_PARAMETER_CONSTRAINTS, _BlockLayoutMixin
 from sk3dface.utils._sklearn_compat import (
-    Interval,
     StrOptions,
     _check_feature_names_in,
     _fit_context,
@@ -107,9 +105,7 @@ class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "method": [StrOptions({"mean", "median", "confidence", "learned"})],
-        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
-        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
+        **LAYOUT_PARAMETER_CONSTRAINTS,
         "on_error": [StrOptions({"warn", "raise"})],
         "random_state": ["random_state"],
     }

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, CoefficientLayout, landmarks_to_views
 from sk3dface.exceptions import FailedSamplesWarning
+from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._core import MAX_COORDINATE, contour_sides, fit_landmarks
 from sk3dface.models._morphable_model import MorphableModel
 from sk3dface.models.io import load_model
@@ -24,7 +25,7 @@ from sk3dface.utils._sklearn_compat import (
 )
 
 
-class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
+class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
     """Fit a 3-D morphable model to 68-point landmarks: pose, alpha and beta per view.
 
     Each view's landmarks are explained as the projection of
@@ -294,12 +295,6 @@ class MorphableCoefficientExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         _check_feature_names_in(self, input_features)
         return np.asarray(self.layout_.feature_names(), dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
 
 
 def _check_layout(n_columns: int) -> None:

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import N_LANDMARKS, landmark_names, landmarks_to_views, view_prefixed
+from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._extractor import MorphableCoefficientExtractor
 from sk3dface.models._camera import rotation_matrix
 from sk3dface.utils._sklearn_compat import HasMethods, StrOptions, _fit_context
@@ -64,7 +65,7 @@ def frontal_shapes(
     }
 
 
-class FrontalShape(TransformerMixin, BaseEstimator):
+class FrontalShape(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
     """Pose-normalised landmarks with the fitted expression or identity removed.
 
     A :class:`MorphableCoefficientExtractor` fits pose, alpha and beta to each view; the
@@ -212,8 +213,3 @@ class FrontalShape(TransformerMixin, BaseEstimator):
         if self.combine_views == "none":
             names = view_prefixed(names, self.n_views_)
         return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags

@@ -19,12 +19,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import CoefficientLayout
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
-from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest_face
-from sk3dface.utils._failures import ViewFailure, report_failures
-from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image, load_image
-from sk3dface.utils._input import as_view_sets
+from sk3dface.landmarks._views import VIEW_PARAMETER_CONSTRAINTS, PerViewImageMixin, locate_face
+from sk3dface.utils._failures import ViewFailure
+from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image
 from sk3dface.utils._parallel import parallel_map
-from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from sk3dface.utils._sklearn_compat import HasMethods, Interval, _fit_context
 
 _VIEW_ERRORS = (ImageReadError, FaceNotFoundError)
 _POSE = ("yaw", "pitch", "roll", "tx", "ty", "scale")
@@ -41,12 +40,7 @@ def _block_of_view(
     sample, view, image, box = task
     name = describe_image(image)
     try:
-        rgb = load_image(image, max_pixels=max_pixels)
-        if box is None:
-            box = largest_face(backend, rgb, detection_width, name)
-            check_box_in_image(box, rgb, name, f"found by {type(backend).__name__}")
-        else:
-            check_box_in_image(box, rgb, name, "given in face_boxes")
+        rgb, box = locate_face(backend, image, box, max_pixels, detection_width, name)
         result = backend.predict_3dmm(rgb, np.asarray(box, float)[None])
     except _VIEW_ERRORS as error:
         return ViewFailure(sample, view, name, error)
@@ -66,7 +60,7 @@ def _block_of_view(
     return block
 
 
-class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
+class ImageCoefficientRegressor(PerViewImageMixin, TransformerMixin, BaseEstimator):
     """Pose + alpha + beta per view straight from images, with a learned 3DMM regressor.
 
     The output has the column layout of :class:`~sk3dface.MorphableCoefficientExtractor`:
@@ -121,12 +115,7 @@ class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
         "backend": [HasMethods(["detect", "predict_3dmm"])],
         "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
         "n_beta": [Interval(Integral, 0, None, closed="left"), None],
-        "detection_width": [Interval(Integral, 32, None, closed="left"), None],
-        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
-        "on_error": [StrOptions({"warn", "raise"})],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
+        **VIEW_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(
@@ -167,18 +156,7 @@ class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
         -------
         self : ImageCoefficientRegressor
         """
-        view_sets = as_view_sets(X, type(self).__name__)
-        if not view_sets:
-            raise ValueError(f"X has 0 samples; {type(self).__name__} needs at least one image.")
-        longest = max(len(views) for views in view_sets)
-        if self.n_views is not None and longest > self.n_views:
-            raise ValueError(
-                f"A view set in X has {longest} views but n_views={self.n_views}; raise "
-                "n_views or shorten the view sets."
-            )
-        n_views = self.n_views if self.n_views is not None else longest
-        if n_views == 0:
-            raise ValueError("Every sample of X is an empty view set; there is nothing to fit.")
+        n_views = self._fit_n_views(X, type(self).__name__)
         backend = clone(self.backend, safe=False)
         if callable(getattr(backend, "load", None)):
             backend.load()
@@ -204,24 +182,7 @@ class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
         coefficients : ndarray of shape (n_samples, n_views_ * (n_alpha + n_beta + 7))
             NaN blocks for missing views and views that failed.
         """
-        check_is_fitted(self)
-        view_sets = as_view_sets(X, type(self).__name__)
-        longest = max((len(views) for views in view_sets), default=0)
-        if longest > self.n_views_:
-            raise ValueError(
-                f"A view set in X has {longest} views but this {type(self).__name__} was "
-                f"fitted with n_views_={self.n_views_}. Fit on data with the longest view "
-                "sets, or set n_views."
-            )
-        boxes = check_boxes(face_boxes, len(view_sets), self.n_views_)
-        tasks = []
-        for sample, views in enumerate(view_sets):
-            for view, image in enumerate(views):
-                if image is not None:
-                    box = None if boxes is None else boxes[sample, view]
-                    tasks.append(
-                        (sample, view, image, None if box is None or np.isnan(box[0]) else box)
-                    )
+        n_samples, tasks = self._view_tasks(X, face_boxes, type(self).__name__)
         results = parallel_map(
             _block_of_view,
             tasks,
@@ -233,21 +194,8 @@ class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
             detection_width=self.detection_width,
             layout=self.layout_,
         )
-        out = np.full((len(view_sets), self.n_views_, self.layout_.block_size), np.nan)
-        failures = []
-        for (sample, view, _, _), result in zip(tasks, results, strict=True):
-            if isinstance(result, ViewFailure):
-                failures.append(result)
-            else:
-                out[sample, view] = result
-        report_failures(
-            type(self).__name__,
-            failures,
-            len(tasks),
-            self.on_error,
-            "gave no coefficients and are NaN",
-        )
-        return out.reshape(len(view_sets), -1)
+        outcome = "gave no coefficients and are NaN"
+        return self._assemble(n_samples, tasks, results, self.layout_.block_size, outcome)
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, face_boxes: Any = None) -> np.ndarray:
         """Fit, then transform ``X`` (see :meth:`transform`)."""
@@ -267,10 +215,3 @@ class ImageCoefficientRegressor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return np.asarray(self.layout_.feature_names(), dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,9 +9,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from sk3dface._layout import CoefficientLayout
-from sk3dface.fitting._blocks import _BlockLayoutMixin
+from sk3dface.fitting._blocks import LAYOUT_PARAMETER_CONSTRAINTS, _BlockLayoutMixin
 from sk3dface.utils._sklearn_compat import (
-    Interval,
     StrOptions,
     _check_feature_names_in,
     _fit_context,
@@ -65,9 +63,7 @@ class CoefficientSelector(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "part": [StrOptions({"alpha", "beta", "both", "pose"})],
-        "n_alpha": [Interval(Integral, 0, None, closed="left"), None],
-        "n_beta": [Interval(Integral, 0, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
+        **LAYOUT_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(

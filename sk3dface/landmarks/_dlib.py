@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from sk3dface.utils._docstrings import Substitution
 from sk3dface.utils._images import load_image
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -50,12 +51,8 @@ def _model_file(name: str) -> Path | None:
     return None
 
 
-def default_predictor_path() -> Path:
-    """Path of ``shape_predictor_68_face_landmarks.dat`` from ``face-recognition-models``.
-
-    The package is located without being imported (its ``__init__`` needs
-    ``pkg_resources``, which recent setuptools no longer provide).
-
+#: the Returns and Raises sections of a ``default_*_path`` function
+_MODEL_FILE_SECTIONS = """
     Returns
     -------
     path : Path
@@ -64,6 +61,28 @@ def default_predictor_path() -> Path:
     ------
     FileNotFoundError
         If the package or the file is not installed.
+"""
+
+
+def _installed_model_file(name: str, what: str, alternative: str) -> Path:
+    """``_model_file(name)``, or a FileNotFoundError saying how to install it or what to pass."""
+    found = _model_file(name)
+    if found is not None:
+        return found
+    raise FileNotFoundError(
+        f"dlib's {what} ({name}) was not found: install it with "
+        f"`pip install face-recognition-models`, or pass {alternative}"
+    )
+
+
+@Substitution(model_file_sections=_MODEL_FILE_SECTIONS)
+def default_predictor_path() -> Path:
+    """Path of ``shape_predictor_68_face_landmarks.dat`` from ``face-recognition-models``.
+
+    The package is located without being imported (its ``__init__`` needs
+    ``pkg_resources``, which recent setuptools no longer provide).
+
+    %(model_file_sections)s
 
     Examples
     --------
@@ -71,14 +90,11 @@ def default_predictor_path() -> Path:
     >>> default_predictor_path().name
     'shape_predictor_68_face_landmarks.dat'
     """
-    found = _model_file(PREDICTOR_FILE)
-    if found is not None:
-        return found
-    raise FileNotFoundError(
-        f"dlib's 68-point shape predictor ({PREDICTOR_FILE}) was not found: install it with "
-        "`pip install face-recognition-models`, or pass "
+    return _installed_model_file(
+        PREDICTOR_FILE,
+        "68-point shape predictor",
         "DlibBackend(predictor_path='/path/to/shape_predictor_68_face_landmarks.dat'). "
-        + _LICENCE_NOTE
+        + _LICENCE_NOTE,
     )
 
 

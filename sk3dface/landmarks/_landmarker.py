@@ -17,14 +17,11 @@ from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, landmark_names
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
 from sk3dface.landmarks._backend import (
     backend_identity,
-    check_box_in_image,
-    check_boxes,
-    largest_face,
 )
 from sk3dface.landmarks._dlib import DlibBackend
-from sk3dface.utils._failures import ViewFailure, report_failures
-from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image, load_image
-from sk3dface.utils._input import as_view_sets
+from sk3dface.landmarks._views import VIEW_PARAMETER_CONSTRAINTS, PerViewImageMixin, locate_face
+from sk3dface.utils._failures import ViewFailure
+from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image
 from sk3dface.utils._parallel import parallel_map
 from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
@@ -83,12 +80,7 @@ def _view_result(
     same detection.
     """
     try:
-        rgb = load_image(image, max_pixels=max_pixels)
-        if box is None:
-            box = largest_face(backend, rgb, detection_width, name)
-            check_box_in_image(box, rgb, name, f"found by {type(backend).__name__}")
-        else:
-            check_box_in_image(box, rgb, name, "given in face_boxes")
+        rgb, box = locate_face(backend, image, box, max_pixels, detection_width, name)
         landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
     except _VIEW_ERRORS as error:
         return error
@@ -159,7 +151,7 @@ def _landmarks_of_view(
     return result
 
 
-class FaceLandmarker(TransformerMixin, BaseEstimator):
+class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
     """Find the 68 iBUG landmarks of the face in each image or view of a view set.
 
     Each sample is one image or a *view set* (a list or tuple of images of one
@@ -263,13 +255,8 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         "backend": [HasMethods(["detect", "predict"]), None],
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "detector": [StrOptions({"hog", "cnn"})],
-        "detection_width": [Interval(Integral, 32, None, closed="left"), None],
-        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
-        "n_views": [Interval(Integral, 1, None, closed="left"), None],
-        "on_error": [StrOptions({"warn", "raise"})],
         "memory": [None, str, HasMethods(["cache"])],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
+        **VIEW_PARAMETER_CONSTRAINTS,
     }
 
     def __init__(
@@ -315,18 +302,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         -------
         self : FaceLandmarker
         """
-        view_sets = as_view_sets(X, type(self).__name__)
-        if not view_sets:
-            raise ValueError("X has 0 samples; FaceLandmarker needs at least one image.")
-        longest = max(len(views) for views in view_sets)
-        if self.n_views is not None and longest > self.n_views:
-            raise ValueError(
-                f"A view set in X has {longest} views but n_views={self.n_views}; raise "
-                "n_views or shorten the view sets."
-            )
-        n_views = self.n_views if self.n_views is not None else longest
-        if n_views == 0:
-            raise ValueError("Every sample of X is an empty view set; there is nothing to fit.")
+        n_views = self._fit_n_views(X, "FaceLandmarker")
         if self.backend is None:
             backend = DlibBackend(upsample=self.upsample, detector=self.detector)
         elif self.upsample != 0 or self.detector != "hog":
@@ -375,24 +351,7 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         ImageReadError, FaceNotFoundError
             With ``on_error="raise"``, for the first failing view.
         """
-        check_is_fitted(self)
-        view_sets = as_view_sets(X, type(self).__name__)
-        longest = max((len(views) for views in view_sets), default=0)
-        if longest > self.n_views_:
-            raise ValueError(
-                f"A view set in X has {longest} views but this FaceLandmarker was fitted "
-                f"with n_views_={self.n_views_}. Fit on data with the longest view sets, or "
-                "set n_views."
-            )
-        boxes = check_boxes(face_boxes, len(view_sets), self.n_views_)
-        tasks = []  # (sample, view, image, box or None to detect), missing views left out
-        for sample, views in enumerate(view_sets):
-            for view, image in enumerate(views):
-                if image is not None:
-                    box = None if boxes is None else boxes[sample, view]
-                    tasks.append(
-                        (sample, view, image, None if box is None or np.isnan(box[0]) else box)
-                    )
+        n_samples, tasks = self._view_tasks(X, face_boxes, "FaceLandmarker")
         results = parallel_map(
             _landmarks_of_view,
             tasks,
@@ -405,21 +364,8 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
             cache=self._view_cache(),
             describe=self._describer(),
         )
-        out = np.full((len(view_sets), self.n_views_, self._view_width()), np.nan)
-        failures = []
-        for (sample, view, _, _), result in zip(tasks, results, strict=True):
-            if isinstance(result, ViewFailure):
-                failures.append(result)
-            else:
-                out[sample, view] = result.ravel()
-        report_failures(
-            type(self).__name__,
-            failures,
-            len(tasks),
-            self.on_error,
-            "gave no landmarks and are NaN",
-        )
-        return out.reshape(len(view_sets), -1)
+        outcome = "gave no landmarks and are NaN"
+        return self._assemble(n_samples, tasks, results, self._view_width(), outcome)
 
     # hooks for estimators that compute more per view from the same detection (FaceEmbedder)
     def _describer(self) -> Any:
@@ -489,10 +435,3 @@ class FaceLandmarker(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return np.asarray(landmark_names(self.n_views_), dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True  # file paths
-        tags.input_tags.allow_nan = True  # NaN / None cells are missing views
-        tags.transformer_tags.preserves_dtype = []  # always float64 pixel coordinates
-        return tags

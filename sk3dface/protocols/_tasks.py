@@ -70,6 +70,25 @@ def _subject_disjoint_cv(task: str, y: np.ndarray, groups: np.ndarray, n_folds: 
     return StratifiedGroupKFold(n_splits=min(n_folds, len(people)))
 
 
+def _protocol(
+    task: str,
+    samples: Any,
+    y: np.ndarray,
+    cv: Any,
+    groups: np.ndarray | None,
+    steps: tuple[str, str, int],
+    training: tuple[Any, ...],
+    description: str,
+) -> Protocol:
+    """A :class:`Protocol` whose pipeline is ``_pipeline(*steps, *training)``.
+
+    ``steps`` is (coefficients, multiview, ResNet depth); ``training`` is (classifier,
+    model, max_epochs, n_jobs, random_state) as the protocol builders take them.
+    """
+    pipeline = _pipeline(*steps, *training)
+    return Protocol(task, samples, y, cv, groups, pipeline, description)
+
+
 def identity_protocol(
     kdef: Any,
     *,
@@ -135,16 +154,15 @@ def identity_protocol(
         max_sets=max_sets,
         random_state=random_state,
     )
-    return Protocol(
-        task="identity",
-        samples=samples,
-        y=y,
-        cv=PredefinedSplit(fold),
-        groups=None,
-        pipeline=_pipeline(
-            "alpha", "joint", 34, classifier, model, max_epochs, n_jobs, random_state
-        ),
-        description=f"KDEF identity: {len(people)} people, {len(samples)} view sets of "
+    return _protocol(
+        "identity",
+        samples,
+        y,
+        PredefinedSplit(fold),
+        None,
+        ("alpha", "joint", 34),
+        (classifier, model, max_epochs, n_jobs, random_state),
+        f"KDEF identity: {len(people)} people, {len(samples)} view sets of "
         f"{size} images, {n_folds} image-disjoint folds",
     )
 
@@ -191,16 +209,15 @@ def expression_protocol(
     subjects = np.asarray(data.subject)
     y = np.asarray(data.expression)
     cv = _subject_disjoint_cv("expression", y, subjects, n_folds)
-    return Protocol(
-        task="expression",
-        samples=[(path,) for path in data.images],
-        y=y,
-        cv=cv,
-        groups=subjects,
-        pipeline=_pipeline(
-            "beta", "independent", 32, classifier, model, max_epochs, n_jobs, random_state
-        ),
-        description=f"KDEF expression: {len(y)} images of {len(set(subjects))} people, "
+    return _protocol(
+        "expression",
+        [(path,) for path in data.images],
+        y,
+        cv,
+        subjects,
+        ("beta", "independent", 32),
+        (classifier, model, max_epochs, n_jobs, random_state),
+        f"KDEF expression: {len(y)} images of {len(set(subjects))} people, "
         f"{cv.n_splits} subject-disjoint folds",
     )
 
@@ -279,16 +296,15 @@ def gender_protocol(
     groups = np.asarray(groups)
     cv = _subject_disjoint_cv("gender", y, groups, n_folds)
     unlabelled = len(np.unique(subjects[~known]))
-    return Protocol(
-        task="gender",
-        samples=samples,
-        y=y,
-        cv=cv,
-        groups=groups,
-        pipeline=_pipeline(
-            "alpha", "joint", 34, classifier, model, max_epochs, n_jobs, random_state
-        ),
-        description=f"FEI gender: {len(np.unique(groups))} people, {len(samples)} view sets "
+    return _protocol(
+        "gender",
+        samples,
+        y,
+        cv,
+        groups,
+        ("alpha", "joint", 34),
+        (classifier, model, max_epochs, n_jobs, random_state),
+        f"FEI gender: {len(np.unique(groups))} people, {len(samples)} view sets "
         f"of {size} images, {cv.n_splits} subject-disjoint folds"
         + (f" ({unlabelled} people without a gender label left out)" if unlabelled else ""),
     )

@@ -16,7 +16,6 @@ from sk3dface.models.io._common import (
     _build,
     _existing,
     _fail,
-    _finish,
     _get,
     _indices,
     _landmark_vertices,
@@ -239,20 +238,12 @@ def load_bfm2009(
     landmarks = _read_index_file(
         landmark_indices, ("keypoints", "landmark_indices"), "landmark_indices"
     )
-    model = _build(
-        path,
-        mean=mean,
-        identity_basis=identity,
-        expression_basis=expression,
-        landmark_indices=_landmark_vertices(landmarks, path),
-        triangles=triangles,
-        texture_mean=texture_mean,
-        texture_basis=texture_basis,
-        name=f"Basel Face Model 2009 ({path.name})",
-        units="um",
-        license=license,
+    landmarks = _landmark_vertices(landmarks, path)
+    texture = {"texture_mean": texture_mean, "texture_basis": texture_basis}
+    label = "Basel Face Model 2009"
+    return _build(
+        path, label, "um", license, mean, identity, expression, landmarks, triangles, **texture
     )
-    return _finish(model, path)
 
 
 FORMAT = ModelFormat(

@@ -10,7 +10,6 @@ from sk3dface.models.io._common import (
     _basis,
     _build,
     _existing,
-    _finish,
     _get,
     _indices,
     _landmark_vertices,
@@ -62,22 +61,24 @@ def load_bfm_front(path: str | os.PathLike) -> MorphableModel:
             texture_basis = _basis(_get(data, "texBase", path), n, "texBase", path)
     if "tri" in data:
         triangles = _triangles(_get(data, "tri", path), n, path, one_based=True)
-    model = _build(
+    identity = _basis(_get(data, "idBase", path), n, "idBase", path)
+    expression = _basis(_get(data, "exBase", path), n, "exBase", path)
+    keypoints = _indices(_get(data, "keypoints", path), "keypoints", path, one_based=True)
+    landmarks = _landmark_vertices(keypoints, path)
+    label = "Deep3DFaceRecon BFM front"
+    return _build(
         path,
-        mean=mean,
-        identity_basis=_basis(_get(data, "idBase", path), n, "idBase", path),
-        expression_basis=_basis(_get(data, "exBase", path), n, "exBase", path),
-        landmark_indices=_landmark_vertices(
-            _indices(_get(data, "keypoints", path), "keypoints", path, one_based=True), path
-        ),
-        triangles=triangles,
+        label,
+        "dm",
+        BFM_EXPRESSION_LICENSE,
+        mean,
+        identity,
+        expression,
+        landmarks,
+        triangles,
         texture_mean=texture_mean,
         texture_basis=texture_basis,
-        name=f"Deep3DFaceRecon BFM front ({path.name})",
-        units="dm",
-        license=BFM_EXPRESSION_LICENSE,
     )
-    return _finish(model, path)
 
 
 FORMAT = ModelFormat(

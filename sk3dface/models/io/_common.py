@@ -218,16 +218,45 @@ def _finish(model: MorphableModel, source: Any) -> MorphableModel:
     return model
 
 
-def _build(source: Any, **fields: Any) -> MorphableModel:
-    """MorphableModel(...) with the file named in any validation error."""
+def _build(
+    source: Any,
+    label: str,
+    units: str,
+    license: str,
+    mean: np.ndarray,
+    identity_basis: np.ndarray,
+    expression_basis: np.ndarray,
+    landmark_indices: np.ndarray,
+    triangles: np.ndarray | None = None,
+    *,
+    texture_mean: np.ndarray | None = None,
+    texture_basis: np.ndarray | None = None,
+) -> MorphableModel:
+    """The MorphableModel ``"<label> (<file name>)"`` of a model file's arrays.
+
+    A validation error names the file; the model is checked to be a face in sk3dface's
+    frame and its licence is noted (see :func:`_finish`).
+    """
+    name = f"{label} ({source.name})"
     try:
-        return MorphableModel(**fields)
+        model = MorphableModel(
+            mean=mean,
+            identity_basis=identity_basis,
+            expression_basis=expression_basis,
+            landmark_indices=landmark_indices,
+            triangles=triangles,
+            texture_mean=texture_mean,
+            texture_basis=texture_basis,
+            name=name,
+            units=units,
+            license=license,
+        )
     except ModelFormatError as exc:
         message = str(exc)
-        name = str(fields.get("name", ""))
-        if name and message.startswith(name + ": "):
+        if message.startswith(name + ": "):
             message = message[len(name) + 2 :]
         raise _fail(source, message) from None
+    return _finish(model, source)
 
 
 # --------------------------------------------------------------------------- Deep3DFaceRecon

@@ -14,7 +14,6 @@ from sk3dface.models.io._common import (
     _build,
     _existing,
     _fail,
-    _finish,
     _get,
     _indices,
     _load_npy,
@@ -210,18 +209,9 @@ def _flame_from_dict(data, path, embedding_path, dynamic_path, n_shape, exact_la
         landmarks = n + np.arange(N_LANDMARKS)
     else:
         landmarks = corners[np.arange(N_LANDMARKS), np.argmax(bary, axis=1)]
-    model = _build(
-        path,
-        mean=mean,
-        identity_basis=identity,
-        expression_basis=expression,
-        landmark_indices=landmarks,
-        triangles=triangles,
-        name=f"FLAME ({path.name})",
-        units="m",
-        license=FLAME_LICENSE,
+    return _build(
+        path, "FLAME", "m", FLAME_LICENSE, mean, identity, expression, landmarks, triangles
     )
-    return _finish(model, path)
 
 
 FORMAT = ModelFormat(

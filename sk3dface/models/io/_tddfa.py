@@ -15,7 +15,6 @@ from sk3dface.models.io._common import (
     _build,
     _existing,
     _fail,
-    _finish,
     _get,
     _landmark_vertices,
     _load_npy,
@@ -162,18 +161,11 @@ def _3ddfa_model(path, folder, mean_flat, w_shp, w_exp, keypoints, tri, whitenin
         tri = np.asarray(tri)
         one_based = tri.size > 0 and tri.min() >= 1 and tri.max() == n
         triangles = _triangles(tri, n, path, one_based=one_based)
-    model = _build(
-        path,
-        mean=mean,
-        identity_basis=identity,
-        expression_basis=expression,
-        landmark_indices=_landmark_vertices(keypoints, path),
-        triangles=triangles,
-        name=f"3DDFA Basel Face Model ({path.name})",
-        units="um",
-        license=BFM_EXPRESSION_LICENSE,
+    landmarks = _landmark_vertices(keypoints, path)
+    label = "3DDFA Basel Face Model"
+    return _build(
+        path, label, "um", BFM_EXPRESSION_LICENSE, mean, identity, expression, landmarks, triangles
     )
-    return _finish(model, path)
 
 
 def _is_3ddfa(file: ModelFile) -> bool:
