@@ -315,6 +315,12 @@ def _describe_non_landmarks(X: Any) -> str | None:
         return f"a single path {os.fspath(X)!r:.80}"
     if hasattr(X, "tocoo"):  # scipy sparse: scikit-learn's own message says it all
         return None
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+        return f"an array of text ({X.dtype}, e.g. {str(X.flat[0])!r:.40}) in X"
+    if isinstance(X, (list, tuple)) and X and all(isinstance(row, (list, tuple)) for row in X):
+        lengths = sorted({len(row) for row in X})
+        if len(lengths) > 1:
+            return f"rows of X of different lengths {lengths[:5]}"
     if hasattr(X, "dtypes") and hasattr(X, "columns"):  # pandas DataFrame
         text = [c for c, kind in X.dtypes.items() if getattr(kind, "kind", "O") in "OSU"]
         if text:
