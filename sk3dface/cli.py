@@ -108,6 +108,12 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default="default", help="model file or 'default'")
     evaluate.add_argument("--classifier", default="resnet", choices=["resnet", "svc"])
     evaluate.add_argument(
+        "--features",
+        default="3d",
+        choices=["3d", "paper"],
+        help="3d: the recommended FrontalShape pipeline; paper: 3DMM coefficients",
+    )
+    evaluate.add_argument(
         "--n-splits", type=_int_at_least(2), default=5, help="cross-validation folds"
     )
     evaluate.add_argument(
@@ -291,6 +297,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         task=args.task,
         model=args.model,
         classifier=args.classifier,
+        features=args.features,
         n_splits=args.n_splits,
         max_epochs=args.max_epochs,
         gender_table=args.gender_table,

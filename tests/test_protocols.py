@@ -25,7 +25,9 @@ def _splits(protocol):
 
 def test_identity_protocol_never_shares_an_image(make_kdef_tree):
     tree = make_kdef_tree(subjects=("F01", "M02", "F03"), damaged=False, unparseable=False)
-    protocol = identity_protocol(tree.root, n_subjects=2, n_folds=3, classifier=SVC())
+    protocol = identity_protocol(
+        tree.root, n_subjects=2, n_folds=3, classifier=SVC(), features="paper"
+    )
     assert set(protocol.y) == {"F01", "F03"}  # the first two people, sorted
     assert all(len(sample) == 3 for sample in protocol.samples)
     for train, test in _splits(protocol):
@@ -40,8 +42,10 @@ def test_identity_protocol_never_shares_an_image(make_kdef_tree):
 
 def test_expression_and_gender_protocols_are_subject_disjoint(make_kdef_tree, make_fei_tree):
     kdef = make_kdef_tree(subjects=("F01", "M02", "F03"), damaged=False, unparseable=False)
-    protocol = expression_protocol(kdef.root, n_folds=3, classifier=SVC())
+    protocol = expression_protocol(kdef.root, n_folds=3, classifier=SVC(), features="paper")
     assert protocol.pipeline.get_params()["selector__part"] == "beta"
+    recommended = expression_protocol(kdef.root, n_folds=3, classifier=SVC())
+    assert recommended.pipeline.get_params()["shape__part"] == "expression"
     for train, test in _splits(protocol):
         assert not set(protocol.groups[train]) & set(protocol.groups[test])
 

@@ -275,6 +275,7 @@ def run_protocol(
     task: str,
     model: Any = "default",
     classifier: str = "resnet",
+    features: str = "3d",
     n_splits: int = 5,
     max_epochs: int | None = None,
     gender_table: Any = None,
@@ -291,7 +292,7 @@ def run_protocol(
     root : str
         Data set folder.
     task : {"identity", "expression"} for KDEF, {"gender"} for FEI
-    model, classifier, max_epochs, random_state
+    model, classifier, features, max_epochs, random_state
         As in the protocol functions.
     n_splits : int, default=5
         Number of folds.
@@ -310,6 +311,7 @@ def run_protocol(
     """
     common = dict(
         classifier=classifier,
+        features=features,
         model=load_landmark_model(model),  # a bad model file fails before the data set is read
         max_epochs=max_epochs,
         n_jobs=n_jobs,

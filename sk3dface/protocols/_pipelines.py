@@ -129,6 +129,25 @@ def _pipeline(
     )
 
 
+def _task_pipeline(
+    task: str,
+    classifier: str | Any,
+    model: Any,
+    max_epochs: int | None,
+    n_jobs: int | None,
+    random_state: int,
+) -> Pipeline:
+    """A protocol's recommended pipeline (:func:`make_task_pipeline`, ``features="3d"``)."""
+    from sk3dface.protocols._task_pipeline import make_task_pipeline
+
+    pipeline = make_task_pipeline(
+        task, classifier=classifier, model=model, n_jobs=n_jobs, random_state=random_state
+    )
+    if max_epochs is not None and classifier == "resnet":
+        pipeline.set_params(classifier__resnet__max_epochs=max_epochs)
+    return pipeline
+
+
 def make_pipeline(*args: Any, **kwargs: Any) -> Pipeline:
     """Deprecated alias of :func:`make_coefficient_pipeline` (it shadowed scikit-learn's name).
 

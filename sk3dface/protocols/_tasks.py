@@ -11,7 +11,7 @@ from sklearn.model_selection import PredefinedSplit, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
-from sk3dface.protocols._pipelines import _pipeline
+from sk3dface.protocols._pipelines import _pipeline, _task_pipeline
 
 #: profile views are left out by default: dlib's HOG detector is trained on near-frontal faces
 KDEF_ANGLES = ("HL", "S", "HR")
@@ -82,10 +82,17 @@ def _protocol(
 ) -> Protocol:
     """A :class:`Protocol` whose pipeline is ``_pipeline(*steps, *training)``.
 
-    ``steps`` is (coefficients, multiview, ResNet depth); ``training`` is (classifier,
-    model, max_epochs, n_jobs, random_state) as the protocol builders take them.
+    ``steps`` is (coefficients, multiview, ResNet depth) of the paper's pipeline;
+    ``training`` is (classifier, model, max_epochs, n_jobs, random_state, features) as the
+    protocol builders take them.
     """
-    pipeline = _pipeline(*steps, *training)
+    *settings, features = training
+    if features == "paper":
+        pipeline = _pipeline(*steps, *settings)
+    elif features == "3d":
+        pipeline = _task_pipeline(task, *settings)
+    else:
+        raise ValueError(f"features must be '3d' or 'paper'; got {features!r}.")
     return Protocol(task, samples, y, cv, groups, pipeline, description)
 
 
@@ -98,6 +105,7 @@ def identity_protocol(
     max_sets: int | None = 20,
     angles: Sequence[str] = KDEF_ANGLES,
     classifier: str | Any = "resnet",
+    features: str = "3d",
     model: Any = "default",
     max_epochs: int | None = None,
     n_jobs: int | None = None,
@@ -123,6 +131,11 @@ def identity_protocol(
     angles : sequence of str, default=("HL", "S", "HR")
         KDEF angles used (full profiles are hard for dlib's frontal detector).
     classifier : {"resnet", "svc"} or estimator, default="resnet"
+    features : {"3d", "paper"}, default="3d"
+        ``"3d"``: the recommended pipeline, :func:`make_task_pipeline` (``FrontalShape``
+        of the landmarks; see ``docs/real_data.md``). ``"paper"``: the paper's pipeline of
+        3DMM coefficients (:func:`make_coefficient_pipeline`: extractor, aggregator,
+        selector, scaler).
     model : MorphableModel, path or "default"
     max_epochs : int, optional
         Override the ResNet's training length.
@@ -161,7 +174,7 @@ def identity_protocol(
         PredefinedSplit(fold),
         None,
         ("alpha", "joint", 34),
-        (classifier, model, max_epochs, n_jobs, random_state),
+        (classifier, model, max_epochs, n_jobs, random_state, features),
         f"KDEF identity: {len(people)} people, {len(samples)} view sets of "
         f"{size} images, {n_folds} image-disjoint folds",
     )
@@ -173,6 +186,7 @@ def expression_protocol(
     n_folds: int = 5,
     angles: Sequence[str] = KDEF_ANGLES,
     classifier: str | Any = "resnet",
+    features: str = "3d",
     model: Any = "default",
     max_epochs: int | None = None,
     n_jobs: int | None = None,
@@ -216,7 +230,7 @@ def expression_protocol(
         cv,
         subjects,
         ("beta", "independent", 32),
-        (classifier, model, max_epochs, n_jobs, random_state),
+        (classifier, model, max_epochs, n_jobs, random_state, features),
         f"KDEF expression: {len(y)} images of {len(set(subjects))} people, "
         f"{cv.n_splits} subject-disjoint folds",
     )
@@ -231,6 +245,7 @@ def gender_protocol(
     n_folds: int = 5,
     poses: Sequence[str] = FEI_POSES,
     classifier: str | Any = "resnet",
+    features: str = "3d",
     model: Any = "default",
     max_epochs: int | None = None,
     n_jobs: int | None = None,
@@ -303,7 +318,7 @@ def gender_protocol(
         cv,
         groups,
         ("alpha", "joint", 34),
-        (classifier, model, max_epochs, n_jobs, random_state),
+        (classifier, model, max_epochs, n_jobs, random_state, features),
         f"FEI gender: {len(np.unique(groups))} people, {len(samples)} view sets "
         f"of {size} images, {cv.n_splits} subject-disjoint folds"
         + (f" ({unlabelled} people without a gender label left out)" if unlabelled else ""),
