@@ -752,19 +752,16 @@ ERRORS = [
         ValueError,
         r"expects landmarks.*rows of X of different lengths \[1, 2\]",
     ),
-]
-
-# inputs that should be clear errors but are not yet, in modules this test does not own
-XFAIL_ERRORS = [
     (
         "R-strings",
         lambda f: _resnet().fit(np.full((3, 38), "a"), f.y),
         ValueError,
-        r"\bX\b",
-        "sk3dface/classifiers/_coefficient.py leaves string X to check_array: 'could not "
-        "convert string to float' names neither X nor what was expected",
+        r"ResNetClassifier expects numeric feature vectors in X.*text such as 'a'",
     ),
 ]
+
+# inputs that should be clear errors but are not yet, in modules this test does not own
+XFAIL_ERRORS = []
 
 
 def assert_clear_error(excinfo, exc_type, pattern):

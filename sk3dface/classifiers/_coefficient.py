@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk3dface.classifiers._base import _RECIPE_CONSTRAINTS, _BaseResNetClassifier
-from sk3dface.classifiers._torch import _check_finite_float32
+from sk3dface.classifiers._torch import _check_finite_float32, check_numeric_input
 from sk3dface.utils._sklearn_compat import _fit_context
 
 
@@ -253,6 +253,7 @@ class ResNetClassifier(_BaseResNetClassifier):
 
     def _validate_X(self, X, y="no_validation", *, reset: bool):
         only_X = isinstance(y, str) and y == "no_validation"
+        check_numeric_input(X, type(self).__name__)
         checked = validate_data(
             self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False, reset=reset
         )

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk3dface.classifiers._base import _RECIPE_CONSTRAINTS, _BaseResNetRegressor
 from sk3dface.classifiers._coefficient import ResNetClassifier
-from sk3dface.classifiers._torch import _check_finite_float32
+from sk3dface.classifiers._torch import _check_finite_float32, check_numeric_input
 from sk3dface.utils._sklearn_compat import _fit_context
 
 
@@ -187,6 +187,7 @@ class ResNetRegressor(_BaseResNetRegressor):
 
     def _validate_X(self, X, y="no_validation", *, reset: bool):
         only_X = isinstance(y, str) and y == "no_validation"
+        check_numeric_input(X, type(self).__name__)
         checked = validate_data(
             self,
             X,

@@ -69,3 +69,23 @@ def _check_finite_float32(X: np.ndarray, name: str) -> np.ndarray:
         )
     # torch warns about read-only arrays (pandas' copy-on-write frames, memmaps): copy those
     return np.require(X, dtype=np.float32, requirements=["C", "W"])
+
+
+def check_numeric_input(X, name: str) -> None:
+    """Refuse text X (paths, labels) with a message that says what is expected."""
+    array = X if isinstance(X, np.ndarray) else None
+    if array is None and isinstance(X, (list, tuple)) and X:
+        first = X[0]
+        if isinstance(first, str) or (
+            isinstance(first, (list, tuple)) and first and isinstance(first[0], str)
+        ):
+            array = np.asarray(X, dtype=object)
+    if array is not None and array.dtype.kind in "USO" and array.size:
+        sample = array.flat[0]
+        if isinstance(sample, (str, bytes)):
+            raise ValueError(
+                f"{name} expects numeric feature vectors in X, shape (n_samples, "
+                f"n_features); got text such as {str(sample)!r:.40}. To start from images, "
+                "put FaceLandmarker (and a feature step such as FrontalShape) before it, "
+                "or use ImageResNetClassifier."
+            )
