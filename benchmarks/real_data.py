@@ -9,7 +9,8 @@ rest of its pipeline (``pipe[1:]``) cross-validated on those arrays.
 Folds follow ``../shared/datasets/README.md``: expression and gender never put one person on
 both sides (``GroupKFold`` on the person); identity never puts one expression (Taiwanese,
 IIM) or one image number (ORL) on both sides (``LeaveOneGroupOut``). No parameter is chosen
-on test folds: every candidate is a fixed, a-priori pipeline.
+on test folds: every candidate is a fixed, a-priori pipeline, except the fusion weight of the
+"grouped inner CV" rows, chosen inside each training fold on its own people.
 
 Usage: ``python benchmarks/real_data.py [--cache-dir DIR] [--resnet] [--sets taiwanese,iim]``
 prints a Markdown table per set and task (accuracy mean ± std over folds, Δ against the
@@ -24,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, cross_val_score
@@ -91,6 +93,11 @@ def candidates(task: str, resnet: bool) -> list[tuple[str, str, object]]:
         ("embedding", "2d: dlib descriptor + LDA", make_task_pipeline(task, features="2d")[1:]),
         ("both", "fused (intermediate) + LDA", make_task_pipeline(task, features="fused")[1:]),
         ("both", "late (soft vote) + LDA", make_task_pipeline(task, features="late")[1:]),
+        (
+            "both",
+            "fused, 2-D weight by grouped inner CV + LDA",
+            make_task_pipeline(task, features="fused", fusion_weights="cv")[1:],
+        ),
     ]
     if resnet:
         rows.append(
@@ -144,9 +151,11 @@ def run(name: str, cache_dir: str, resnet: bool, only: str | None = None) -> Non
         for kind, label, estimator in candidates(task, resnet):
             X = arrays[kind][found]
             start = time.perf_counter()
+            # the inner weight search splits the training folds by the same groups
+            params = {"fusion__groups": groups} if "fusion" in estimator.named_steps else None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scores = 100 * cross_val_score(estimator, X, y, groups=groups, cv=cv)
+                scores = 100 * cross_val_score(estimator, X, y, groups=groups, cv=cv, params=params)
             seconds = time.perf_counter() - start
             baseline = scores.mean() if baseline is None else baseline
             print(
@@ -206,12 +215,16 @@ def verification(name: str, data, arrays: dict[str, np.ndarray], found: np.ndarr
 def ratings(data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
     """Observer-rated expression intensity (Taiwanese ratings.csv), person-disjoint folds."""
     import pandas as pd
+    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import Ridge
     from sklearn.metrics import make_scorer, mean_absolute_error
     from sklearn.model_selection import cross_validate
+    from sklearn.multioutput import MultiOutputRegressor
     from sklearn.svm import SVR
 
+    from sk3dface.classifiers import ResNetRegressor
     from sk3dface.fitting import FrontalShape
+    from sk3dface.protocols._task_pipeline import embedding_columns, landmark_columns
 
     table = pd.read_csv(DATASETS / "taiwanese" / "ratings.csv").set_index("file_name")
     names = [Path(p).name for p in np.asarray(data.images)[found]]
@@ -219,29 +232,41 @@ def ratings(data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
     targets = [c for c in table.columns if c.startswith("intensity_")]
     y = table.loc[np.array(names)[rated], targets].to_numpy(float)
     groups = np.asarray(data.subject)[found][rated]
+
+    def shape():
+        return FrontalShape("expression", extractor=MorphableCoefficientExtractor())
+
     kinds = {
         "raw landmarks": (FunctionTransformer(procrustes), arrays["landmarks"]),
-        "3d: FrontalShape expression": (
-            FrontalShape("expression", extractor=MorphableCoefficientExtractor()),
-            arrays["landmarks"],
-        ),
+        "3d: FrontalShape expression": (shape(), arrays["landmarks"]),
         "2d: dlib descriptor": (None, arrays["embedding"]),
+        "fused: FrontalShape + descriptor": (
+            ColumnTransformer(
+                [
+                    ("3d", make_pipeline(shape(), StandardScaler()), landmark_columns),
+                    ("2d", StandardScaler(), embedding_columns),
+                ]
+            ),
+            arrays["both"],
+        ),
     }
     print(
         f"#### taiwanese — observer-rated intensity of {len(targets)} emotions "
         f"({rated.sum()} images, GroupKFold(10) on the person)\n"
     )
-    print("| features | regressor | R² (mean over emotions) | MAE |")
-    print("|---|---|---|---|")
+    print("| features | regressor | R² (mean over emotions) | MAE | CV time s |")
+    print("|---|---|---|---|---|")
     for label, (transformer, X) in kinds.items():
         X = X[found][rated]
-        for reg_name, regressor in [("Ridge(alpha=10)", Ridge(alpha=10.0)), ("SVR", None)]:
-            steps = [] if transformer is None else [transformer]
-            if regressor is None:
-                from sklearn.multioutput import MultiOutputRegressor
-
-                regressor = MultiOutputRegressor(SVR(C=1.0))
+        regressors = {
+            "Ridge(alpha=10)": Ridge(alpha=10.0),
+            "SVR": MultiOutputRegressor(SVR(C=1.0)),
+            "ResNetRegressor (default)": ResNetRegressor(random_state=0),
+        }
+        for reg_name, regressor in regressors.items():
+            steps = [] if transformer is None else [clone(transformer)]
             estimator = make_pipeline(*steps, StandardScaler(), regressor)
+            start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = cross_validate(
@@ -254,7 +279,7 @@ def ratings(data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
                 )
             print(
                 f"| {label} | {reg_name} | {result['test_r2'].mean():.3f} | "
-                f"{result['test_mae'].mean():.3f} |"
+                f"{result['test_mae'].mean():.3f} | {time.perf_counter() - start:.1f} |"
             )
     print()
 

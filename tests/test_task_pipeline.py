@@ -106,6 +106,26 @@ def test_fused_pipeline_detects_each_image_once():
     assert len(pipe.named_steps["faces"].backend_.log) == len(images.images)
 
 
+@pytest.mark.parametrize("features", ["fused", "late"])
+def test_fusion_weights_chosen_on_grouped_inner_folds(features):
+    images = make_synthetic_face_images(n_subjects=2, n_expressions=2, n_views=3, random_state=0)
+    X, y, groups = list(images.images), images.subject, images.expression
+    pipe = make_task_pipeline("identity", features=features, fusion_weights="cv", fusion_cv=2)
+    pipe.fit(X, y, fusion__groups=groups)
+    search = pipe.named_steps["fusion"]
+    assert len(search.cv_results_["params"]) == 4
+    assert (pipe.predict(X) == y).mean() >= 0.9
+    with pytest.raises(ValueError, match="groups"):
+        clone(pipe).fit(X, y)
+
+
+def test_fixed_fusion_weights_reach_the_blocks():
+    fused = make_task_pipeline("gender", features="fused", fusion_weights={"3d": 1, "2d": 0.5})
+    assert fused.get_params()["features__transformer_weights"] == {"3d": 1, "2d": 0.5}
+    late = make_task_pipeline("gender", features="late", fusion_weights={"3d": 1, "2d": 0.5})
+    assert late.get_params()["classifier__weights"] == [1, 0.5]
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="task must be one of"):
         make_task_pipeline("age")
@@ -113,6 +133,12 @@ def test_bad_arguments_are_named():
         make_task_pipeline("identity", features="4d")
     with pytest.raises(ValueError, match="classifier must be None, one of"):
         make_task_pipeline("identity", classifier="forest")
+    with pytest.raises(ValueError, match="fusion_weights applies to"):
+        make_task_pipeline("identity", fusion_weights="cv")
+    with pytest.raises(ValueError, match="fusion_weights must be None"):
+        make_task_pipeline("identity", features="fused", fusion_weights="auto")
+    with pytest.raises(ValueError, match="a weight for each block"):
+        make_task_pipeline("identity", features="fused", fusion_weights={"3d": 1})
 
 
 @pytest.mark.skipif(not (CACHE / "iim").is_dir(), reason="../shared/datasets is absent")

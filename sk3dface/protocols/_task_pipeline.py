@@ -29,6 +29,8 @@ from sk3dface.embeddings._dlib_descriptor import N_EMBEDDING
 TASKS_3D = {"identity": "identity", "gender": "identity", "expression": "expression"}
 FEATURES = ("3d", "2d", "fused", "late")
 CLASSIFIERS = ("lda", "logreg", "svc", "resnet")
+#: weights of the 2-D block tried by ``fusion_weights="cv"`` (the 3-D block's is 1)
+FUSION_WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0)
 #: identity prior of the fit for each task's 3-D features (measured on training folds)
 _ALPHA_REG = {"identity": 10.0, "gender": 10.0, "expression": 1.0}
 _RESNET_DEPTH = {"identity": 34, "gender": 34, "expression": 32}
@@ -91,6 +93,8 @@ def make_task_pipeline(
     features: str = "3d",
     classifier: Any = None,
     model: Any = "default",
+    fusion_weights: Any = None,
+    fusion_cv: Any = 5,
     memory: Any = None,
     n_jobs: int | None = None,
     random_state: int | None = 0,
@@ -118,6 +122,17 @@ def make_task_pipeline(
         estimator is used as given (for ``"late"``: for each block).
     model : MorphableModel, path or "default", default="default"
         The morphable model of the 3-D fit (read now, so a bad file fails here).
+    fusion_weights : None, dict or "cv", default=None
+        Block weights of ``"fused"`` and ``"late"``. None: equal. A dict such as
+        ``{"3d": 1.0, "2d": 0.25}``: fixed. ``"cv"``: the 2-D block's weight (3-D: 1) is
+        chosen from ``FUSION_WEIGHT_GRID`` at every fit by a grouped inner
+        cross-validation on the training data only (scikit-learn's ``GridSearchCV`` with
+        ``GroupKFold``); the pipeline then needs the groups (the person for expression and
+        gender, the expression or session for identity) as ``fit(X, y,
+        fusion__groups=groups)``, or ``params={"fusion__groups": groups}`` in
+        ``cross_val_score``. Use it when one block may be weak on your data.
+    fusion_cv : int or cross-validation splitter, default=5
+        Inner folds of ``fusion_weights="cv"``; an int means ``GroupKFold(fusion_cv)``.
     memory : str, joblib.Memory or None, default=None
         The landmarker's content-keyed cache: each image is detected once per setting,
         across folds and grid-search candidates. None: no cache.
@@ -139,6 +154,9 @@ def make_task_pipeline(
     ['landmarker', 'shape', 'classifier']
     >>> [name for name, _ in make_task_pipeline("gender", features="fused").steps]
     ['faces', 'features', 'classifier']
+    >>> tuned = make_task_pipeline("expression", features="fused", fusion_weights="cv")
+    >>> [name for name, _ in tuned.steps]
+    ['faces', 'fusion']
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import StandardScaler
@@ -150,6 +168,19 @@ def make_task_pipeline(
         raise ValueError(f"task must be one of {sorted(TASKS_3D)}; got {task!r}.")
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}; got {features!r}.")
+    if fusion_weights is not None and features not in ("fused", "late"):
+        raise ValueError(
+            f"fusion_weights applies to features='fused' or 'late'; got features={features!r}."
+        )
+    if not (fusion_weights in (None, "cv") or isinstance(fusion_weights, dict)):
+        raise ValueError(
+            "fusion_weights must be None, 'cv' or a dict of block weights such as "
+            f"{{'3d': 1.0, '2d': 0.25}}; got {fusion_weights!r}."
+        )
+    if isinstance(fusion_weights, dict) and set(fusion_weights) != {"3d", "2d"}:
+        raise ValueError(
+            f"fusion_weights needs a weight for each block '3d' and '2d'; got {fusion_weights!r}."
+        )
     name = "lda" if classifier is None else classifier
     if features == "3d":
         return Pipeline(
@@ -170,35 +201,54 @@ def make_task_pipeline(
     shape_block = Pipeline([("shape", _shape(task, model)), ("scaler", StandardScaler())])
     if features == "fused":
         blocks = ColumnTransformer(
-            [("3d", shape_block, landmark_columns), ("2d", StandardScaler(), embedding_columns)]
+            [("3d", shape_block, landmark_columns), ("2d", StandardScaler(), embedding_columns)],
+            transformer_weights=fusion_weights if isinstance(fusion_weights, dict) else None,
         )
-        return Pipeline(
-            [
-                ("faces", faces),
-                ("features", blocks),
-                ("classifier", _classifier(name, task, random_state)),
-            ]
-        )
-    from sklearn.ensemble import VotingClassifier
+        fusion = [("features", blocks), ("classifier", _classifier(name, task, random_state))]
+        weights_param = "features__transformer_weights"
+    else:
+        fusion = [("classifier", _late_fusion(shape_block, name, task, random_state))]
+        if isinstance(fusion_weights, dict):
+            fusion[0][1].set_params(weights=[fusion_weights["3d"], fusion_weights["2d"]])
+        weights_param = "classifier__weights"
+    if fusion_weights != "cv":
+        return Pipeline([("faces", faces), *fusion])
+    return Pipeline(
+        [("faces", faces), ("fusion", _weight_search(Pipeline(fusion), weights_param, fusion_cv))]
+    )
 
-    per_block = [
-        (
-            "3d",
-            Pipeline(
-                [
-                    ("select", ColumnTransformer([("3d", shape_block, landmark_columns)])),
-                    ("classifier", _classifier(name, task, random_state)),
-                ]
-            ),
-        ),
-        (
-            "2d",
-            Pipeline(
-                [
-                    ("select", ColumnTransformer([("2d", StandardScaler(), embedding_columns)])),
-                    ("classifier", _classifier(name, task, random_state)),
-                ]
-            ),
-        ),
-    ]
-    return Pipeline([("faces", faces), ("classifier", VotingClassifier(per_block, voting="soft"))])
+
+def _late_fusion(shape_block: Pipeline, name: Any, task: str, random_state: int | None) -> Any:
+    """One classifier per block, their probabilities averaged."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    blocks = {"3d": (shape_block, landmark_columns), "2d": (StandardScaler(), embedding_columns)}
+    return VotingClassifier(
+        [
+            (
+                block,
+                Pipeline(
+                    [
+                        ("select", ColumnTransformer([(block, transformer, columns)])),
+                        ("classifier", _classifier(name, task, random_state)),
+                    ]
+                ),
+            )
+            for block, (transformer, columns) in blocks.items()
+        ],
+        voting="soft",
+    )
+
+
+def _weight_search(fusion: Pipeline, weights_param: str, fusion_cv: Any) -> Any:
+    """GridSearchCV over the 2-D block's weight, on grouped inner folds of the training data."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    if weights_param == "features__transformer_weights":
+        grid = [{"3d": 1.0, "2d": weight} for weight in FUSION_WEIGHT_GRID]
+    else:
+        grid = [[1.0, weight] for weight in FUSION_WEIGHT_GRID]
+    cv = GroupKFold(fusion_cv) if isinstance(fusion_cv, int) else fusion_cv
+    return GridSearchCV(fusion, {weights_param: grid}, cv=cv)
