@@ -125,7 +125,7 @@ def make_task_pipeline(
     fusion_weights : None, dict or "cv", default=None
         Block weights of ``"fused"`` and ``"late"``. None: equal. A dict such as
         ``{"3d": 1.0, "2d": 0.25}``: fixed. ``"cv"``: the 2-D block's weight (3-D: 1) is
-        chosen from ``FUSION_WEIGHT_GRID`` at every fit by a grouped inner
+        chosen from ``FUSION_WEIGHT_GRID`` (0 drops the 2-D block) at every fit by a grouped inner
         cross-validation on the training data only (scikit-learn's ``GridSearchCV`` with
         ``GroupKFold``); the pipeline then needs the groups (the person for expression and
         gender, the expression or session for identity) as ``fit(X, y,
@@ -243,12 +243,21 @@ def _late_fusion(shape_block: Pipeline, name: Any, task: str, random_state: int 
 
 
 def _weight_search(fusion: Pipeline, weights_param: str, fusion_cv: Any) -> Any:
-    """GridSearchCV over the 2-D block's weight, on grouped inner folds of the training data."""
+    """GridSearchCV over the 2-D block's weight, on grouped inner folds of the training data.
+
+    Weight 0 drops the block (rather than zeroing its columns), so that candidate is exactly
+    the 3-D recipe.
+    """
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
-    if weights_param == "features__transformer_weights":
-        grid = [{"3d": 1.0, "2d": weight} for weight in FUSION_WEIGHT_GRID]
+    block = weights_param.split("__")[0]
+    weights = [w for w in FUSION_WEIGHT_GRID if w > 0]
+    if block == "features":
+        weighted = [{"3d": 1.0, "2d": w} for w in weights]
     else:
-        grid = [[1.0, weight] for weight in FUSION_WEIGHT_GRID]
+        weighted = [[1.0, w] for w in weights]
+    grid = [{weights_param: weighted}]
+    if 0 in FUSION_WEIGHT_GRID:
+        grid.insert(0, {f"{block}__2d": ["drop"]})
     cv = GroupKFold(fusion_cv) if isinstance(fusion_cv, int) else fusion_cv
-    return GridSearchCV(fusion, {weights_param: grid}, cv=cv)
+    return GridSearchCV(fusion, grid, cv=cv)
