@@ -869,12 +869,6 @@ def test_aggregator_nan_row_is_nan_with_one_warning(fx):
     np.testing.assert_allclose(np.delete(out, 1, 0), np.delete(good, 1, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sk3dface/classifiers/_image.py predict_proba warns twice (the view failures, then "
-    "a second FailedSamplesWarning without `failures` for the samples predicted with "
-    "class_prior_) where the policy is one counting warning per call",
-)
 def test_image_classifier_unreadable_sample_one_warning(fx):
     clf = _image_resnet(crop="center").fit(fx.images, [0, 1, 0, 1])
     good = clf.predict_proba(fx.images[:2])

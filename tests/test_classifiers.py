@@ -452,7 +452,8 @@ def test_image_classifier_failures(faces, tmp_path):
     assert "(2 unreadable, 0 without a face)" in messages
     assert "broken.jpg" in messages  # the failing file is named
     assert [f.sample for f in record[0].message.failures] == [2, 3]
-    assert "1 of 4 sample(s) have no readable view" in messages
+    assert "1 of 4 sample(s) have no readable view and were left out of training" in messages
+    assert len(record) == 1  # one counting warning per call
     with pytest.warns(FailedSamplesWarning) as record:
         proba = clf.predict_proba([str(broken), hopper])
     assert "predicted with the training class frequencies" in str(record[-1].message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -12,7 +11,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from sk3dface.classifiers._base import _BaseResNetClassifier, _check_labels
-from sk3dface.exceptions import FailedSamplesWarning, ImageReadError
+from sk3dface.exceptions import ImageReadError
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._input import as_view_sets
@@ -303,8 +302,14 @@ class ImageResNetClassifier(_BaseResNetClassifier):
             raise ValueError(f"{type(self).__name__} got an empty sequence of samples.")
         return view_sets
 
-    def _crops(self, X) -> tuple[np.ndarray, np.ndarray, int]:
-        """Crops of all used views, the sample of each crop, and the number of samples."""
+    def _crops(
+        self, X, skipped: str = "{n} of {total} sample(s) have no readable view"
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Crops of all used views, the sample of each crop, and the number of samples.
+
+        Failed views are reported in one warning; ``skipped`` says what happens to the
+        samples left without any readable view (``{n}`` of ``{total}`` samples).
+        """
         from joblib import Parallel, delayed, effective_n_jobs
 
         view_sets = self._view_sets(X)
@@ -335,14 +340,17 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         if unreadable and self.on_error == "raise":
             report_failures(type(self).__name__, unreadable, 0, "raise", "")
         n_views = sum(view is not None for views in view_sets for view in views)
+        row_sample = np.array([i for i, c in enumerate(crops) for _ in c], dtype=np.intp)
+        n_unseen = n_samples - np.unique(row_sample).size
         report_failures(
             type(self).__name__,
             failures,
             n_views,
             "warn",
-            "gave no face crop (unreadable views are skipped, views without a face centre-cropped)",
+            "gave no face crop (unreadable views are skipped, views without a face centre-cropped"
+            + (f"; {skipped.format(n=n_unseen, total=n_samples)}" if n_unseen else "")
+            + ")",
         )
-        row_sample = np.array([i for i, c in enumerate(crops) for _ in c], dtype=np.intp)
         channels = 1 if self.color == "gray" else 3
         rows = np.zeros((row_sample.size, channels, self.image_size, self.image_size), np.uint8)
         if row_sample.size:
@@ -371,17 +379,13 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         if y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels.")
         _check_labels(y, type(self).__name__)
-        rows, row_sample, _ = self._crops(X)
+        rows, row_sample, _ = self._crops(
+            X,
+            skipped="{n} of {total} sample(s) have no readable view and were left out of training",
+        )
         used = np.unique(row_sample)
-        if used.size < n_samples:
-            if used.size == 0:
-                raise ValueError("None of the images of X could be read; nothing to train on.")
-            warnings.warn(
-                f"{n_samples - used.size} of {n_samples} sample(s) have no readable view "
-                "and were left out of training.",
-                FailedSamplesWarning,
-                stacklevel=2,
-            )
+        if used.size == 0:
+            raise ValueError("None of the images of X could be read; nothing to train on.")
         # renumber samples 0..n_used-1 so that labels and rows stay aligned
         return self._fit_rows(rows, np.searchsorted(used, row_sample), y[used])
 
@@ -400,7 +404,11 @@ class ImageResNetClassifier(_BaseResNetClassifier):
             view get ``class_prior_`` (with a warning).
         """
         check_is_fitted(self)
-        rows, row_sample, n_samples = self._crops(X)
+        rows, row_sample, n_samples = self._crops(
+            X,
+            skipped="{n} of {total} sample(s) have no readable view and are predicted with the "
+            "training class frequencies, class_prior_",
+        )
         proba = np.tile(self.class_prior_, (n_samples, 1))
         if row_sample.size:
             row_proba = self._proba_rows(rows)
@@ -409,12 +417,4 @@ class ImageResNetClassifier(_BaseResNetClassifier):
             np.add.at(sums, row_sample, row_proba)
             seen = counts > 0
             proba[seen] = sums[seen] / counts[seen, None]
-        n_unseen = n_samples - np.unique(row_sample).size
-        if n_unseen:
-            warnings.warn(
-                f"{n_unseen} of {n_samples} sample(s) have no readable view; they are "
-                "predicted with the training class frequencies (class_prior_).",
-                FailedSamplesWarning,
-                stacklevel=2,
-            )
         return proba
