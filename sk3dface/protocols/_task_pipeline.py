@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from sk3dface.embeddings._dlib_descriptor import N_EMBEDDING
+from sk3dface.utils._cache import resolve_landmark_memory
 
 TASKS_3D = {"identity": "identity", "gender": "identity", "expression": "expression"}
 FEATURES = ("3d", "2d", "fused", "late")
@@ -91,7 +92,7 @@ def make_task_pipeline(
     features: str = "3d",
     classifier: Any = None,
     model: Any = "default",
-    memory: Any = None,
+    memory: Any = "auto",
     n_jobs: int | None = None,
     random_state: int | None = 0,
 ) -> Pipeline:
@@ -118,9 +119,14 @@ def make_task_pipeline(
         estimator is used as given (for ``"late"``: for each block).
     model : MorphableModel, path or "default", default="default"
         The morphable model of the 3-D fit (read now, so a bad file fails here).
-    memory : str, joblib.Memory or None, default=None
-        The landmarker's content-keyed cache: each image is detected once per setting,
-        across folds and grid-search candidates. None: no cache.
+    memory : "auto", str, joblib.Memory or None, default="auto"
+        The content-keyed cache of the first step (``FaceLandmarker(memory=...)`` or
+        ``FaceEmbedder(memory=...)``), so that each image is detected once per landmarker
+        setting across folds, grid-search candidates and refits. ``"auto"``: a temporary
+        folder shared by every pipeline of this Python process and removed when it exits
+        (the pipeline holds its path; parallel workers share it). A path or a
+        :class:`joblib.Memory` keeps the landmarks between sessions. ``None`` turns the
+        cache off: every ``fit`` and ``transform`` detects again.
     n_jobs : int, optional
         Parallel jobs of the landmarker / embedder.
     random_state : int or None, default=0
@@ -139,6 +145,8 @@ def make_task_pipeline(
     ['landmarker', 'shape', 'classifier']
     >>> [name for name, _ in make_task_pipeline("gender", features="fused").steps]
     ['faces', 'features', 'classifier']
+    >>> make_task_pipeline("identity", memory=None).named_steps["landmarker"].memory is None
+    True
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import StandardScaler
@@ -151,6 +159,7 @@ def make_task_pipeline(
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}; got {features!r}.")
     name = "lda" if classifier is None else classifier
+    memory = resolve_landmark_memory(memory)
     if features == "3d":
         return Pipeline(
             [
