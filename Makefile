@@ -31,6 +31,7 @@ bench: setup
 	$(PY) benchmarks/fitting.py
 	$(PY) benchmarks/classifiers.py
 	$(PY) benchmarks/real_data.py
+	$(PY) benchmarks/grid_search.py
 
 clean:
 	rm -rf $(VENV) demo_output

@@ -22,7 +22,8 @@ from sk3dface.utils._failures import collect_failures
 
 _MAX_LISTED = 5
 # landmarker parameters that change how fast, not what, it computes: not part of a cache key
-_RUNTIME_PARAMS = ("n_jobs", "verbose")
+# (memory: the per-view cache folder, a new temporary one in every session by default)
+_RUNTIME_PARAMS = ("memory", "n_jobs", "verbose")
 
 
 @dataclass
@@ -114,7 +115,7 @@ def landmark_table(
     The cache key is each file's path and a hash of its bytes together with the
     landmarker's settings, so an edited image (even one with the same size and time stamp)
     or a changed setting is detected again; ``n_jobs`` and ``verbose``, which do not change
-    the result, are not part of the key.
+    the result, are not part of the key (nor is the landmarker's own ``memory``).
 
     Parameters
     ----------

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from sk3dface.embeddings._dlib_descriptor import N_EMBEDDING
+from sk3dface.utils._cache import resolve_landmark_memory
 
 TASKS_3D = {"identity": "identity", "gender": "identity", "expression": "expression"}
 FEATURES = ("3d", "2d", "fused", "late")
@@ -95,7 +96,7 @@ def make_task_pipeline(
     model: Any = "default",
     fusion_weights: Any = None,
     fusion_cv: Any = 5,
-    memory: Any = None,
+    memory: Any = "auto",
     n_jobs: int | None = None,
     random_state: int | None = 0,
 ) -> Pipeline:
@@ -133,9 +134,14 @@ def make_task_pipeline(
         ``cross_val_score``. Use it when one block may be weak on your data.
     fusion_cv : int or cross-validation splitter, default=5
         Inner folds of ``fusion_weights="cv"``; an int means ``GroupKFold(fusion_cv)``.
-    memory : str, joblib.Memory or None, default=None
-        The landmarker's content-keyed cache: each image is detected once per setting,
-        across folds and grid-search candidates. None: no cache.
+    memory : "auto", str, joblib.Memory or None, default="auto"
+        The content-keyed cache of the first step (``FaceLandmarker(memory=...)`` or
+        ``FaceEmbedder(memory=...)``), so that each image is detected once per landmarker
+        setting across folds, grid-search candidates and refits. ``"auto"``: a temporary
+        folder shared by every pipeline of this Python process and removed when it exits
+        (the pipeline holds its path; parallel workers share it). A path or a
+        :class:`joblib.Memory` keeps the landmarks between sessions. ``None`` turns the
+        cache off: every ``fit`` and ``transform`` detects again.
     n_jobs : int, optional
         Parallel jobs of the landmarker / embedder.
     random_state : int or None, default=0
@@ -157,6 +163,8 @@ def make_task_pipeline(
     >>> tuned = make_task_pipeline("expression", features="fused", fusion_weights="cv")
     >>> [name for name, _ in tuned.steps]
     ['faces', 'fusion']
+    >>> make_task_pipeline("identity", memory=None).named_steps["landmarker"].memory is None
+    True
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import StandardScaler
@@ -182,6 +190,7 @@ def make_task_pipeline(
             f"fusion_weights needs a weight for each block '3d' and '2d'; got {fusion_weights!r}."
         )
     name = "lda" if classifier is None else classifier
+    memory = resolve_landmark_memory(memory)
     if features == "3d":
         return Pipeline(
             [
