@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -23,6 +22,7 @@ from sk3dface.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
+from sk3dface.utils._warnings import warn_at_caller
 
 
 class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
@@ -278,7 +278,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         message = " and ".join(problems) + "; their coefficients are NaN."
         if self.on_error == "raise":
             raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
-        warnings.warn(message, FailedSamplesWarning, stacklevel=3)
+        warn_at_caller(message, FailedSamplesWarning)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names ``v{view}_alpha_{i}``, ``v{view}_beta_{i}``, ``v{view}_yaw``, ...

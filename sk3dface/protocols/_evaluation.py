@@ -19,6 +19,7 @@ from sk3dface.exceptions import FailedSamplesWarning
 from sk3dface.models.io import load_landmark_model
 from sk3dface.protocols._tasks import PROTOCOLS, Protocol
 from sk3dface.utils._failures import collect_failures
+from sk3dface.utils._warnings import warn_at_caller
 
 _MAX_LISTED = 5
 # landmarker parameters that change how fast, not what, it computes: not part of a cache key
@@ -172,7 +173,7 @@ def landmark_table(
             f"{listed}{more}. The warning's `failures` attribute lists them all."
         )
         warning.failures = failures
-        warnings.warn(warning, stacklevel=2)
+        warn_at_caller(warning)
     return table
 
 
