@@ -189,9 +189,12 @@ def test_evaluate_kdef_expression_with_resnet(make_kdef_tree, capsys):
         "--max-epochs",
         "2",
     ]
-    assert main(argv) == 0
-    report = capsys.readouterr().out
+    assert main([*argv, "--verbose"]) == 0
+    captured = capsys.readouterr()
+    report = captured.out
     assert "subject-disjoint" in report and "happy" in report and "neutral" in report
+    assert "sk3dface evaluate: fold 2/2: accuracy" in captured.err  # progress per fold
+    assert "train_loss" in captured.err  # and skorch's epoch table, through the log
 
 
 def test_evaluate_fei_gender_needs_labels(make_fei_tree, capsys, tmp_path):

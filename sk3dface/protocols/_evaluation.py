@@ -302,6 +302,14 @@ def evaluate_protocol(
     for estimator, test in zip(result["estimator"], result["indices"]["test"], strict=True):
         predictions[test] = estimator.predict(X[test])
         accuracies.append(accuracy_score(y[test], predictions[test]))
+        logger.info(
+            "fold %d/%d: accuracy %.3f on %d test samples (fit %.1f s)",
+            len(accuracies),
+            len(result["indices"]["test"]),
+            accuracies[-1],
+            len(test),
+            result["fit_time"][len(accuracies) - 1],
+        )
     tested = np.concatenate(result["indices"]["test"])
     classes = np.unique(y)
     scores = precision_recall_fscore_support(
@@ -323,6 +331,12 @@ def evaluate_protocol(
         predictions=predictions,
         y_true=y,
     )
+
+
+def _log_epoch(line: str) -> None:
+    """skorch's ``PrintLog`` sink: each line of the epoch table as an INFO log line."""
+    for text in str(line).splitlines():
+        logger.info("%s", text)
 
 
 def run_protocol(
@@ -381,6 +395,13 @@ def run_protocol(
         common["gender_table"] = gender_table
     protocol = build(root, n_folds=n_splits, **common)
     protocol.pipeline.steps[0][1].set_params(verbose=verbose)
+    if verbose:  # a skorch ResNet anywhere in the pipeline: its epoch table goes to the log
+        for name in protocol.pipeline.get_params(deep=True):
+            if name.endswith("__callbacks"):
+                prefix = name.removesuffix("callbacks")
+                protocol.pipeline.set_params(
+                    **{f"{prefix}verbose": True, f"{prefix}callbacks__print_log__sink": _log_epoch}
+                )
     report = evaluate_protocol(protocol, n_jobs=n_jobs, cache_dir=cache_dir)
     report.parameters = {
         "dataset": dataset,
