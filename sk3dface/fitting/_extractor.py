@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -23,6 +25,8 @@ from sk3dface.utils._sklearn_compat import (
     _fit_context,
 )
 from sk3dface.utils._warnings import warn_at_caller
+
+_logger = logging.getLogger(__name__)
 
 
 class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
@@ -222,6 +226,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         X = self._validate_landmarks(X, reset=False)
         model = self.model_
         L = N_LANDMARKS
+        started = time.perf_counter()
         fit = fit_landmarks(
             landmarks_to_views(X),
             model.mean,
@@ -235,6 +240,12 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
             joint=self.multiview == "joint",
             contour=contour_sides(model.mean) if self.contour == "downweight" else None,
             n_jobs=self.n_jobs,
+        )
+        _logger.info(
+            "fitted %d sample(s) (%s) in %.2f s",
+            len(X),
+            self.multiview,
+            time.perf_counter() - started,
         )
         self._report_failures(fit.failed, fit.missing | fit.failed)
         return fit.blocks().reshape(len(X), -1)
