@@ -8,11 +8,15 @@ coordinate, landmark and coefficient conventions shared by every module.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from sk3dface.utils._lazy import lazy_exports
 
 __version__ = "0.2.0.dev0"
+
+# a library logs, the application decides where to (the CLI attaches a handler)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> private module that defines it
 _EXPORTS: dict[str, str] = {

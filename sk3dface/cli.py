@@ -8,8 +8,11 @@ failed ones); 2 bad arguments (argparse's own convention); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,11 @@ def _add_common(parser: argparse.ArgumentParser, cache_help: str) -> None:
         "--n-jobs", type=_n_jobs, default=1, help="parallel jobs (joblib); -1 = all cores"
     )
     parser.add_argument("--cache-dir", default=None, help=cache_help)
-    parser.add_argument("--verbose", action="store_true", help="show progress bars")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="progress bars and INFO log lines"
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only")
 
 
 def _common_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,8 +58,63 @@ def _common_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"n_jobs": args.n_jobs, "cache_dir": args.cache_dir, "verbose": args.verbose}
 
 
+class _OneLineFormatter(logging.Formatter):
+    """``sk3dface COMMAND: message`` (``warning:``/``error:`` before warnings and errors)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        message = " ".join(record.getMessage().split())  # one line, whatever the message
+        return f"sk3dface {self.command}: {level}{message}"
+
+
+@contextlib.contextmanager
+def _terminal_output(args: argparse.Namespace) -> Iterator[None]:
+    """Log lines and warnings as one line each on standard error, for this run only.
+
+    ``-v`` shows the ``sk3dface`` loggers' INFO lines, ``-q`` errors only. A warning shows as
+    ``sk3dface COMMAND: warning: message (Category)``, without Python's source line.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter(args.command))
+    logger = logging.getLogger("sk3dface")
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        logging.getLogger("sk3dface.cli").warning("%s (%s)", message, category.__name__)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders (their image files, sorted) or quoted glob patterns",
+    )
+    parser.add_argument(
+        "--recursive", action="store_true", help="also read images in sub-folders of a folder"
+    )
+    parser.add_argument(
+        "--format",
+        choices=["csv", "json", "parquet"],
+        default=None,
+        help="output table format (json: JSON Lines, one record per image); None: from "
+        "--out's suffix, else csv",
+    )
     parser.add_argument(
         "--upsample", type=_int_at_least(0), default=0, help="dlib HOG upsampling (small faces)"
     )
@@ -81,7 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
     landmarks = commands.add_parser(
         "landmarks", help="detect 68 landmarks, write them as CSV", **defaults
     )
-    landmarks.add_argument("--out", default=None, help="CSV file; None writes to standard output")
+    landmarks.add_argument(
+        "--out", default=None, help="output file; None or '-' writes to standard output"
+    )
     landmarks.add_argument("--plot", default=None, metavar="DIR", help="save overlays as PNG")
     _add_landmarker_options(landmarks)
 
@@ -89,7 +153,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "fit", help="fit a morphable model to images, write coefficients", **defaults
     )
     fit.add_argument("--model", default="default", help="model file or 'default'")
-    fit.add_argument("--out", required=True, help="CSV file for the coefficients")
+    fit.add_argument(
+        "--out", required=True, help="file for the coefficients; '-' = standard output"
+    )
     fit.add_argument(
         "--view-set",
         action="store_true",
@@ -121,6 +187,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--max-epochs", type=_int_at_least(1), default=None)
     evaluate.add_argument("--random-state", type=_int_at_least(0), default=0)
+    evaluate.add_argument(
+        "--out", default=None, help="JSON report file (per-fold and per-class results)"
+    )
     _add_common(evaluate, "joblib cache for landmarks and fits")
     return parser
 
@@ -146,7 +215,7 @@ def _check_out_file(path: str | None, option: str) -> None:
     The file is opened for appending (an existing file is left as it is) and removed again if
     this check created it.
     """
-    if path is None:
+    if path is None or path == "-":
         return
     target = Path(path)
     if target.is_dir():
@@ -199,13 +268,87 @@ def _check_out_folder(path: str | None, option: str) -> None:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Check every output of the command before any image is read or model loaded."""
-    if args.command in ("landmarks", "fit"):
+    if args.command in ("landmarks", "fit", "evaluate"):
         _check_out_file(args.out, "--out")
+    if args.command in ("landmarks", "fit"):
+        args.format = _table_format(args)
     if args.command == "landmarks":
         _check_out_folder(args.plot, "--plot")
     if args.command == "demo":
         _check_out_folder(args.out, "--out")
     _check_out_folder(args.cache_dir, "--cache-dir")
+
+
+_SUFFIX_FORMATS = {".json": "json", ".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
+
+
+def _table_format(args: argparse.Namespace) -> str:
+    """``--format``, or the one ``--out``'s suffix names (csv otherwise); checked up front."""
+    out = args.out
+    to_file = out not in (None, "-")
+    chosen = args.format or (_SUFFIX_FORMATS.get(Path(out).suffix.lower()) if to_file else None)
+    chosen = chosen or "csv"
+    if chosen == "parquet":
+        if not to_file:
+            raise CommandError(
+                "--format parquet is binary and cannot go to standard output; pass --out FILE"
+            )
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise CommandError("--format parquet needs the pyarrow package: pip install pyarrow")
+    return chosen
+
+
+def _expand_images(arguments: Sequence[str], recursive: bool) -> list[str]:
+    """Image paths from files, folders (image files inside, sorted) and glob patterns.
+
+    A plain path that does not exist is kept, so it gets its row and its error like any
+    failed image; a folder without images or a pattern matching nothing is an error.
+    """
+    import glob
+
+    from sk3dface.datasets._common import IMAGE_EXTENSIONS
+
+    images: list[str] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found = sorted(
+                str(p)
+                for p in (path.rglob("*") if recursive else path.iterdir())
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_EXTENSIONS
+                and not p.name.startswith(".")
+            )
+            if not found:
+                raise CommandError(
+                    f"folder {argument} holds no image files "
+                    f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
+                    + ("" if recursive else "; pass --recursive to look in its sub-folders")
+                )
+            images.extend(found)
+        elif not path.exists() and glob.has_magic(argument):
+            found = sorted(p for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+            if not found:
+                raise CommandError(f"pattern {argument!r} matches no file")
+            images.extend(found)
+        else:
+            images.append(argument)
+    return images
+
+
+def _write_table(frame: Any, args: argparse.Namespace, float_format: str) -> None:
+    """Write ``frame`` to ``--out`` (``-`` or None: standard output) as ``args.format``."""
+    target = sys.stdout if args.out in (None, "-") else args.out
+    if args.format == "json":
+        frame.to_json(target, orient="records", lines=True)
+        if target is sys.stdout:
+            sys.stdout.write("\n")
+    elif args.format == "parquet":
+        frame.to_parquet(target, index=False)
+    else:
+        frame.to_csv(target, index=False, float_format=float_format)
 
 
 def _detect(args: argparse.Namespace, images: list[str]) -> tuple[Any, int]:
@@ -243,11 +386,11 @@ def _landmarks(args: argparse.Namespace) -> int:
 
     from sk3dface._layout import landmark_names
 
-    images = list(args.images)
+    images = _expand_images(args.images, args.recursive)
     points, n_failed = _detect(args, images)
     frame = pd.DataFrame(points, columns=landmark_names())
     frame.insert(0, "image", images)
-    frame.to_csv(args.out if args.out else sys.stdout, index=False, float_format="%.2f")
+    _write_table(frame.round(2), args, float_format="%.2f")
     if args.plot:
         from sk3dface.plotting import save_landmark_overlay
 
@@ -271,7 +414,7 @@ def _fit(args: argparse.Namespace) -> int:
     from sk3dface.models.io import load_landmark_model
 
     model = load_landmark_model(args.model)  # a bad model file fails before any image is read
-    images = list(args.images)
+    images = _expand_images(args.images, args.recursive)
     points, n_failed = _detect(args, images)
     if args.view_set:
         points = points.reshape(1, -1)  # view blocks side by side: one sample
@@ -281,8 +424,9 @@ def _fit(args: argparse.Namespace) -> int:
     coefficients = extractor.fit_transform(points)
     frame = pd.DataFrame(coefficients, columns=extractor.get_feature_names_out())
     frame.insert(0, "image", [";".join(images)] if args.view_set else images)
-    frame.to_csv(args.out, index=False, float_format="%.6g")
-    print(f"wrote {len(frame)} row(s) x {coefficients.shape[1]} coefficients to {args.out}")
+    _write_table(frame, args, float_format="%.6g")
+    if args.out != "-":
+        print(f"wrote {len(frame)} row(s) x {coefficients.shape[1]} coefficients to {args.out}")
     return _partial(args, n_failed, len(images))
 
 
@@ -304,8 +448,26 @@ def _evaluate(args: argparse.Namespace) -> int:
         random_state=args.random_state,
         **_common_options(args),
     )
-    print(report.to_text())
+    if args.out != "-":  # with --out -, standard output is the JSON report alone
+        print(report.to_text())
+    if args.out is not None:
+        import json
+
+        text = json.dumps(report.to_dict(), indent=2, default=_json_default)
+        if args.out == "-":
+            print(text)
+        else:
+            Path(args.out).write_text(text + "\n")
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars (labels, counts) as plain Python values."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -343,9 +505,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
+    if not hasattr(args, "quiet"):
+        args.quiet = False
     try:
-        _check_outputs(args)
-        return COMMANDS[args.command](args)
+        with _terminal_output(args):
+            _check_outputs(args)
+            return COMMANDS[args.command](args)
     except (CommandError, ValueError, OSError) as error:
         print(f"sk3dface {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -189,9 +189,12 @@ def test_evaluate_kdef_expression_with_resnet(make_kdef_tree, capsys):
         "--max-epochs",
         "2",
     ]
-    assert main(argv) == 0
-    report = capsys.readouterr().out
+    assert main([*argv, "--verbose"]) == 0
+    captured = capsys.readouterr()
+    report = captured.out
     assert "subject-disjoint" in report and "happy" in report and "neutral" in report
+    assert "sk3dface evaluate: fold 2/2: accuracy" in captured.err  # progress per fold
+    assert "train_loss" in captured.err  # and skorch's epoch table, through the log
 
 
 def test_evaluate_fei_gender_needs_labels(make_fei_tree, capsys, tmp_path):
@@ -329,3 +332,101 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"sk3dface {__version__}"
+
+
+def _photo_folder(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("b.jpg", "a.jpg", "sub/c.jpg"):
+        (folder / name).write_bytes(Path(GRACE).read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_landmarks_folder_as_json_lines_on_stdout(tmp_path, capsys):
+    import json
+
+    folder = _photo_folder(tmp_path)
+    assert main(["landmarks", str(folder), "--format", "json", "--out", "-"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert [r["image"] for r in records] == [str(folder / "a.jpg"), str(folder / "b.jpg")]
+    assert len(records[0]) == 1 + 136 and isinstance(records[0]["v0_x0"], float)
+    assert not (Path.cwd() / "-").exists()  # '-' is standard output, not a file named '-'
+
+
+def test_landmarks_recursive_glob_and_inferred_parquet(tmp_path, capsys):
+    folder = _photo_folder(tmp_path)
+    out = tmp_path / "l.parquet"
+    assert main(["landmarks", str(folder), "--recursive", "--out", str(out)]) == 0
+    assert pd.read_parquet(out)["image"].tolist()[-1] == str(folder / "sub" / "c.jpg")
+    assert main(["landmarks", str(folder / "*.jpg"), "--out", str(tmp_path / "g.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "g.csv")) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["landmarks", "{tmp}/*.png"], "matches no file"),
+        (["landmarks", "{empty}"], "holds no image files"),
+        (["landmarks", GRACE, "--format", "parquet"], "cannot go to standard output"),
+    ],
+)
+def test_inputs_matching_nothing_are_exit_1(tmp_path, capsys, argv, message):
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(tmp=tmp_path, empty=tmp_path / "empty") for a in argv]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_parquet_without_pyarrow_names_the_package(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyarrow" else find_spec(name, *a),
+    )
+    assert main(["landmarks", GRACE, "--out", str(tmp_path / "l.parquet")]) == 1
+    assert "needs the pyarrow package" in capsys.readouterr().err
+
+
+def test_evaluate_writes_a_json_report(make_kdef_tree, tmp_path, capsys):
+    import json
+
+    tree = make_kdef_tree(subjects=("F01", "M02", "F03"), expressions=("HA", "NE"))
+    out = tmp_path / "report.json"
+    argv = ["evaluate", "kdef", str(tree.root), "--task", "identity", "--classifier", "svc"]
+    assert main([*argv, "--n-splits", "2", "--out", str(out), "--verbose"]) == 0
+    report = json.loads(out.read_text())
+    assert report["task"] == "identity" and report["parameters"]["classifier"] == "svc"
+    assert len(report["folds"]) == 2
+    assert report["accuracy"]["mean"] == pytest.approx(
+        sum(f["accuracy"] for f in report["folds"]) / 2
+    )
+    assert {"F01", "M02", "F03"} <= set(report["per_class"])
+    assert set(report["per_class"]["F01"]) == {"precision", "recall", "f1-score", "support"}
+    matrix = report["confusion_matrix"]
+    assert sum(map(sum, matrix["matrix"])) == report["n_samples"]
+    err = capsys.readouterr().err
+    assert "sk3dface evaluate: identity: accuracy" in err  # -v: INFO lines on stderr
+
+
+def test_warnings_are_one_line_without_source(tmp_path, capsys, monkeypatch):
+    import warnings
+
+    from sk3dface import cli
+    from sk3dface.exceptions import FailedSamplesWarning
+
+    def warns(args):
+        warnings.warn("3 of 40 images failed: x.jpg", FailedSamplesWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "landmarks", warns)
+    assert main(["landmarks", GRACE]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        "sk3dface landmarks: warning: 3 of 40 images failed: x.jpg (FailedSamplesWarning)\n"
+    )
+    assert main(["landmarks", GRACE, "-q"]) == 0
+    assert capsys.readouterr().err == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from sk3dface.utils._images import file_kind
+from sk3dface.utils._warnings import warn_at_caller
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"})
 
@@ -93,11 +93,10 @@ def scan_records(
             f"{expected}. Check that root points at the extracted {dataset} folder."
         )
     if unparseable:
-        warnings.warn(
+        warn_at_caller(
             f"Ignored {len(unparseable)} image file(s) whose names do not follow the {dataset} "
             f"scheme ({expected}): {_preview(unparseable)}.",
             UserWarning,
-            stacklevel=3,
         )
     return pd.DataFrame.from_records(records)
 
@@ -107,12 +106,11 @@ def drop_duplicates(frame: pd.DataFrame, key: list[str], dataset: str) -> pd.Dat
     duplicated = frame.duplicated(subset=key, keep="first")
     if duplicated.any():
         dropped = frame.loc[duplicated, "image"].tolist()
-        warnings.warn(
+        warn_at_caller(
             f"Found {len(dropped)} {dataset} file(s) repeating an image already seen elsewhere "
             f"under root (same {', '.join(key)}); kept the first copy in path order and ignored "
             f"{_preview(dropped)}. Point root at a single copy of the data set.",
             UserWarning,
-            stacklevel=3,
         )
     return frame.loc[~duplicated].reset_index(drop=True)
 
@@ -238,11 +236,10 @@ def handle_damaged(
     if damaged:
         action = "kept (keep_damaged=True)" if keep_damaged else "excluded"
         listed = [f"{Path(p).name} ({reason})" for p, reason in damaged]
-        warnings.warn(
+        warn_at_caller(
             f"{len(damaged)} damaged {dataset} image(s) {action}: {_preview(listed, 10)}. "
             f"The full list is in the returned bunch's 'damaged'.",
             UserWarning,
-            stacklevel=3,
         )
         if not keep_damaged:
             bad = {p for p, _ in damaged}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from sk3dface.datasets._common import (
     scan_records,
 )
 from sk3dface.utils._docstrings import loader_docstring
+from sk3dface.utils._warnings import warn_at_caller
 
 N_SUBJECTS = 200
 N_POSES = 14
@@ -295,12 +295,11 @@ def _choose_subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
         subset = "original" if has["original"] else "frontal"
         if has["original"] and has["frontal"]:
             n_frontal = int((frame["subset"] == "frontal").sum())
-            warnings.warn(
+            warn_at_caller(
                 f"Found both original FEI images and {n_frontal} frontal-subset images "
                 "('1a.jpg', ...); loaded the originals only. Pass subset='frontal' to load the "
                 "frontal subsets instead (the two are never mixed: one is a crop of the other).",
                 UserWarning,
-                stacklevel=3,
             )
     if not has[subset]:
         other = "frontal" if subset == "original" else "original"
@@ -317,12 +316,11 @@ def _genders(subjects: pd.Series, table: dict[int, str] | None) -> list[str]:
         return [UNKNOWN] * len(subjects)
     missing = sorted(set(subjects) - set(table))
     if missing:
-        warnings.warn(
+        warn_at_caller(
             f"The FEI gender table has no label for {len(missing)} subject(s) "
             f"({', '.join(map(str, missing[:10]))}{', ...' if len(missing) > 10 else ''}); "
             f"their gender is {UNKNOWN!r}.",
             UserWarning,
-            stacklevel=3,
         )
     return [table.get(int(s), UNKNOWN) for s in subjects]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sklearn.utils import Bunch
 
 from sk3dface.datasets._common import _preview, handle_damaged, make_bunch, scan_records
 from sk3dface.utils._docstrings import EXAMPLE_IMPORTS, SEE_ALSO_VIEW_SETS, Substitution
+from sk3dface.utils._warnings import warn_at_caller
 
 _MATCH_ON = ("name", "path")
 
@@ -50,11 +50,10 @@ def _content_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     duplicated = pd.Series(digests, index=frame.index).duplicated(keep="first")
     if duplicated.any():
         dropped = [Path(p).name for p in frame.loc[duplicated, "image"]]
-        warnings.warn(
+        warn_at_caller(
             f"Found {len(dropped)} file(s) whose bytes repeat an image already seen under root; "
             f"kept the first copy in path order and ignored {_preview(dropped)}.",
             UserWarning,
-            stacklevel=3,
         )
     return frame.loc[~duplicated].reset_index(drop=True)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
@@ -23,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from sk3dface.utils._sklearn_compat import Interval, StrOptions, validate_params
+from sk3dface.utils._warnings import warn_at_caller
 
 # sample_without_replacement takes int64 population sizes; beyond that, draw by rejection.
 _MAX_RANKED = 2**62
@@ -257,7 +257,7 @@ def _report_small(
         )
     if len(small) == n_groups:
         raise ValueError(f"{problem}; that is every group, so no view set can be built.")
-    warnings.warn(f"{problem}; dropped them (on_small='skip').", UserWarning, stacklevel=4)
+    warn_at_caller(f"{problem}; dropped them (on_small='skip').", UserWarning)
 
 
 def _input_order_free(member: np.ndarray, images: list) -> np.ndarray:

@@ -24,6 +24,7 @@ from sk3dface.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
+from sk3dface.utils._warnings import warn_at_caller
 
 # offsets inside the part of a block after the coefficients: pose, then residual
 _YAW, _PITCH, _RESIDUAL = (
@@ -176,7 +177,7 @@ class MultiViewAggregator(_BlockLayoutMixin, TransformerMixin, BaseEstimator):
             )
             if self.on_error == "raise":
                 raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
-            warnings.warn(message, FailedSamplesWarning, stacklevel=2)
+            warn_at_caller(message, FailedSamplesWarning)
         coef = np.where(available[..., None], coef, np.nan)
         pose = np.where(available[..., None], pose, np.nan)
         with warnings.catch_warnings():

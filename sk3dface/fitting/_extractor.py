@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
+import time
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -23,6 +24,9 @@ from sk3dface.utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
+from sk3dface.utils._warnings import warn_at_caller
+
+_logger = logging.getLogger(__name__)
 
 
 class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
@@ -222,6 +226,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         X = self._validate_landmarks(X, reset=False)
         model = self.model_
         L = N_LANDMARKS
+        started = time.perf_counter()
         fit = fit_landmarks(
             landmarks_to_views(X),
             model.mean,
@@ -235,6 +240,12 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
             joint=self.multiview == "joint",
             contour=contour_sides(model.mean) if self.contour == "downweight" else None,
             n_jobs=self.n_jobs,
+        )
+        _logger.info(
+            "fitted %d sample(s) (%s) in %.2f s",
+            len(X),
+            self.multiview,
+            time.perf_counter() - started,
         )
         self._report_failures(fit.failed, fit.missing | fit.failed)
         return fit.blocks().reshape(len(X), -1)
@@ -278,7 +289,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         message = " and ".join(problems) + "; their coefficients are NaN."
         if self.on_error == "raise":
             raise ValueError(message + " Pass on_error='warn' to get NaN rows instead.")
-        warnings.warn(message, FailedSamplesWarning, stacklevel=3)
+        warn_at_caller(message, FailedSamplesWarning)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names ``v{view}_alpha_{i}``, ``v{view}_beta_{i}``, ``v{view}_yaw``, ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 from collections.abc import Sequence
@@ -149,6 +150,9 @@ def _landmarks_of_view(
     if isinstance(result, Exception):
         return ViewFailure(sample, view, name, result)
     return result
+
+
+_logger = logging.getLogger(__name__)
 
 
 class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
@@ -317,6 +321,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
             backend.load()
         self.n_views_ = n_views
         self.backend_ = backend
+        _logger.info("landmark back end: %s", type(backend).__name__)
         return self
 
     def transform(self, X: Sequence[Any], face_boxes: Any = None) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 import warnings
@@ -19,7 +20,9 @@ from sk3dface.exceptions import FailedSamplesWarning
 from sk3dface.models.io import load_landmark_model
 from sk3dface.protocols._tasks import PROTOCOLS, Protocol
 from sk3dface.utils._failures import collect_failures
+from sk3dface.utils._warnings import warn_at_caller
 
+logger = logging.getLogger(__name__)
 _MAX_LISTED = 5
 # landmarker parameters that change how fast, not what, it computes: not part of a cache key
 # (memory: the per-view cache folder, a new temporary one in every session by default)
@@ -61,6 +64,52 @@ class ProtocolReport:
     seconds: float
     description: str = ""
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
+    y_true: np.ndarray = field(default_factory=lambda: np.empty(0))
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data (what ``sk3dface evaluate --out`` writes).
+
+        Per-class results and the confusion matrix come from scikit-learn's
+        ``classification_report(output_dict=True)`` and ``confusion_matrix``.
+
+        Returns
+        -------
+        report : dict
+            ``task``, ``description``, ``parameters``, ``accuracy`` (``mean``, ``std``),
+            ``folds`` (test accuracy of each), ``per_class``, ``confusion_matrix``
+            (``labels`` and ``matrix``, rows true, columns predicted), sample counts,
+            ``failed_images`` and ``seconds``.
+        """
+        from sklearn.metrics import classification_report, confusion_matrix
+
+        labels = np.unique(self.y_true)
+        names = [str(label) for label in labels]
+        per_class = classification_report(
+            self.y_true.astype(str),
+            self.predictions.astype(str),
+            labels=names,
+            output_dict=True,
+            zero_division=0,
+        )
+        matrix = confusion_matrix(
+            self.y_true.astype(str), self.predictions.astype(str), labels=names
+        )
+        return {
+            "task": self.task,
+            "description": self.description,
+            "parameters": dict(self.parameters),
+            "accuracy": {"mean": self.accuracy, "std": float(np.std(self.fold_accuracy))},
+            "folds": [{"fold": i, "accuracy": float(a)} for i, a in enumerate(self.fold_accuracy)],
+            "per_class": per_class,
+            "confusion_matrix": {"labels": names, "matrix": matrix.tolist()},
+            "n_samples": self.n_samples,
+            "n_dropped": self.n_dropped,
+            "failed_images": [
+                {"image": image, "reason": reason} for image, reason in self.failed_images
+            ],
+            "seconds": self.seconds,
+        }
 
     @property
     def accuracy(self) -> float:
@@ -161,7 +210,14 @@ def landmark_table(
         from joblib import Memory
 
         detect = Memory(os.fspath(cache_dir), verbose=0).cache(_detect, ignore=["landmarker"])
+    started = time.perf_counter()
     table, failures = detect(paths, landmarker, key)
+    logger.info(
+        "landmarks of %d image(s) in %.1f s; %d gave none",
+        len(paths),
+        time.perf_counter() - started,
+        len(failures),
+    )
     if failures:
         listed = "; ".join(
             f"{paths[failure.sample]}: {str(failure.error).rstrip('.')}"
@@ -173,7 +229,7 @@ def landmark_table(
             f"{listed}{more}. The warning's `failures` attribute lists them all."
         )
         warning.failures = failures
-        warnings.warn(warning, stacklevel=2)
+        warn_at_caller(warning)
     return table
 
 
@@ -247,6 +303,14 @@ def evaluate_protocol(
     for estimator, test in zip(result["estimator"], result["indices"]["test"], strict=True):
         predictions[test] = estimator.predict(X[test])
         accuracies.append(accuracy_score(y[test], predictions[test]))
+        logger.info(
+            "fold %d/%d: accuracy %.3f on %d test samples (fit %.1f s)",
+            len(accuracies),
+            len(result["indices"]["test"]),
+            accuracies[-1],
+            len(test),
+            result["fit_time"][len(accuracies) - 1],
+        )
     tested = np.concatenate(result["indices"]["test"])
     classes = np.unique(y)
     scores = precision_recall_fscore_support(
@@ -266,7 +330,14 @@ def evaluate_protocol(
         seconds=time.perf_counter() - start,
         description=protocol.description,
         predictions=predictions,
+        y_true=y,
     )
+
+
+def _log_epoch(line: str) -> None:
+    """skorch's ``PrintLog`` sink: each line of the epoch table as an INFO log line."""
+    for text in str(line).splitlines():
+        logger.info("%s", text)
 
 
 def run_protocol(
@@ -325,4 +396,30 @@ def run_protocol(
         common["gender_table"] = gender_table
     protocol = build(root, n_folds=n_splits, **common)
     protocol.pipeline.steps[0][1].set_params(verbose=verbose)
-    return evaluate_protocol(protocol, n_jobs=n_jobs, cache_dir=cache_dir)
+    if verbose:  # a skorch ResNet anywhere in the pipeline: its epoch table goes to the log
+        for name in protocol.pipeline.get_params(deep=True):
+            if name.endswith("__callbacks"):
+                prefix = name.removesuffix("callbacks")
+                protocol.pipeline.set_params(
+                    **{f"{prefix}verbose": True, f"{prefix}callbacks__print_log__sink": _log_epoch}
+                )
+    report = evaluate_protocol(protocol, n_jobs=n_jobs, cache_dir=cache_dir)
+    report.parameters = {
+        "dataset": dataset,
+        "root": os.fspath(root),
+        "task": task,
+        "model": model if isinstance(model, str) else type(model).__name__,
+        "classifier": classifier,
+        "features": features,
+        "n_splits": n_splits,
+        "max_epochs": max_epochs,
+        "random_state": random_state,
+    }
+    logger.info(
+        "%s: accuracy %.3f over %d folds in %.1f s",
+        task,
+        report.accuracy,
+        len(report.fold_accuracy),
+        report.seconds,
+    )
+    return report

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk3dface.models.io import load_landmark_model
+from sk3dface.utils._warnings import warn_at_caller
 
 
 def make_classifier(name: str, *, depth: int, max_epochs: int | None, random_state: int) -> Any:
@@ -163,11 +163,10 @@ def make_pipeline(*args: Any, **kwargs: Any) -> Pipeline:
     -------
     pipeline : Pipeline
     """
-    warnings.warn(
+    warn_at_caller(
         "sk3dface.protocols.make_pipeline is deprecated since 0.2 and will be removed in 0.4; "
         "use sk3dface.protocols.make_coefficient_pipeline (the old name shadowed "
         "sklearn.pipeline.make_pipeline).",
         FutureWarning,
-        stacklevel=2,
     )
     return make_coefficient_pipeline(*args, **kwargs)

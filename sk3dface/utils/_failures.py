@@ -9,12 +9,12 @@ raises the first instead). See ``docs/failures.md``.
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sk3dface.exceptions import FailedSamplesWarning, ImageReadError
+from sk3dface.utils._warnings import warn_at_caller
 
 _MAX_LISTED_FAILURES = 5
 
@@ -43,21 +43,6 @@ class ViewFailure(NamedTuple):
         return f"sample {self.sample}, view {self.view}: {self.error}"
 
 
-def caller_stacklevel() -> int:
-    """``stacklevel`` pointing at the first frame outside sk3dface and scikit-learn.
-
-    The depth varies (``transform``, ``fit_transform``, ``set_output`` wrappers, a
-    Pipeline), and the warning should name the user's line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
-        "sk3dface",
-        "sklearn",
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def report_failures(
     owner: str, failures: Sequence[ViewFailure], n_views: int, on_error: str, outcome: str
 ) -> None:
@@ -83,7 +68,7 @@ def report_failures(
         "instead."
     )
     warning.failures = list(failures)
-    warnings.warn(warning, stacklevel=caller_stacklevel())
+    warn_at_caller(warning)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ To add a format, write ``_<format>.py`` with its public loader and a
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,9 @@ def load_model(path: Any, **kwargs: Any) -> MorphableModel:
     raise _fail(file.path, f"{file.describe()}, which is no model format we know; {_supported()}.")
 
 
+_logger = logging.getLogger(__name__)
+
+
 def load_landmark_model(model: Any) -> Any:
     """Read a model given by name or path now, cut to the 68 vertices the fit uses.
 
@@ -107,5 +111,12 @@ def load_landmark_model(model: Any) -> Any:
     parameters sees the model's numbers, not a file name whose contents may change.
     """
     if isinstance(model, (str, os.PathLike)):
-        return load_model(model).landmark_model()
+        loaded = load_model(model)
+        _logger.info(
+            "loaded model %s (%d identity, %d expression components)",
+            os.fspath(model),
+            loaded.n_alpha,
+            loaded.n_beta,
+        )
+        return loaded.landmark_model()
     return model

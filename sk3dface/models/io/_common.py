@@ -14,7 +14,7 @@ from sk3dface.exceptions import ModelFormatError
 from sk3dface.models._morphable_model import MorphableModel
 from sk3dface.utils import _safe_pickle
 
-logger = logging.getLogger("sk3dface")
+logger = logging.getLogger(__name__)
 
 BFM_LICENSE = (
     "Basel Face Model: free for non-commercial research only, under the University of Basel "
