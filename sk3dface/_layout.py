@@ -25,6 +25,8 @@ POSE_NAMES = ("yaw", "pitch", "roll", "tx", "ty", "scale")
 #: after the pose: the RMS landmark error of the fit, in pixels
 RESIDUAL_NAME = "residual"
 N_POSE = len(POSE_NAMES) + 1  # pose + residual columns per view
+#: the face-box columns of ``FaceLandmarker(return_box=True)``, per view, after all landmarks
+BOX_NAMES = ("box_left", "box_top", "box_right", "box_bottom", "box_score")
 
 
 def view_prefixed(names: list[str], n_views: int) -> list[str]:
@@ -36,6 +38,44 @@ def landmark_names(n_views: int = 1) -> list[str]:
     """Column names of landmark arrays: ``v0_x0, v0_y0, ..., v{n_views-1}_y67``."""
     point_names = [f"{axis}{index}" for index in range(N_LANDMARKS) for axis in ("x", "y")]
     return view_prefixed(point_names, n_views)
+
+
+def landmark_layout(n_columns: int, names: list[str] | None = None) -> tuple[int, bool] | None:
+    """``(n_views, has_boxes)`` of a landmark array, or None when it is not one.
+
+    Landmark arrays are ``n_views * 136`` landmark columns, optionally followed by the
+    ``n_views * 5`` face-box columns of ``FaceLandmarker(return_box=True)``
+    (:data:`BOX_NAMES`, ``v{k}_`` prefixed). Column names decide when they are exactly one
+    of the two layouts; otherwise the count does: a multiple of 136 is landmarks only (the
+    only ambiguity, 136 × 141 × m columns, is read that way), a multiple of 141 is landmarks
+    and boxes.
+
+    Examples
+    --------
+    >>> from sk3dface._layout import landmark_layout
+    >>> landmark_layout(272), landmark_layout(282), landmark_layout(100)
+    ((2, False), (2, True), None)
+    """
+    if names is not None:
+        names = [str(name) for name in names]
+        for n_views in {
+            n_columns // LANDMARK_BLOCK,
+            n_columns // (LANDMARK_BLOCK + len(BOX_NAMES)),
+        }:
+            if n_views and names == landmark_names(n_views):
+                return n_views, False
+            if n_views and names == landmark_names(n_views) + box_names(n_views):
+                return n_views, True
+    if n_columns and n_columns % LANDMARK_BLOCK == 0:
+        return n_columns // LANDMARK_BLOCK, False
+    if n_columns and n_columns % (LANDMARK_BLOCK + len(BOX_NAMES)) == 0:
+        return n_columns // (LANDMARK_BLOCK + len(BOX_NAMES)), True
+    return None
+
+
+def box_names(n_views: int = 1) -> list[str]:
+    """Column names of the face boxes: ``v0_box_left, ..., v{n_views-1}_box_score``."""
+    return view_prefixed(list(BOX_NAMES), n_views)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ def _tddfa_regressor() -> ImageCoefficientRegressor:
 #: estimator -> checks that cannot apply to it, and why (empty: every check passes)
 INSTANCES: list[tuple[object, dict[str, str]]] = [
     (FaceLandmarker(), _landmarker_failures()),
+    (FaceLandmarker(return_box=True), _landmarker_failures()),
     (FaceEmbedder(), _landmarker_failures()),
     (_tddfa_regressor(), _landmarker_failures()),
     (MorphableCoefficientExtractor(), _extractor_failures()),
@@ -153,8 +154,10 @@ def _right_width_cases(faces):
     """(estimator, X, y) for the checks that scikit-learn's random X cannot exercise."""
     coefficients = MorphableCoefficientExtractor().fit_transform(faces.X)
     aggregated = MultiViewAggregator(n_alpha=16, n_beta=15).fit_transform(coefficients)
+    boxes = np.random.default_rng(0).uniform(0, 100, (len(faces.X), 2 * 5))  # 2 views
     return [
         (MorphableCoefficientExtractor(), faces.X, None),
+        (MorphableCoefficientExtractor(), np.hstack([faces.X, boxes]), None),
         (MultiViewAggregator(n_alpha=16, n_beta=15), coefficients, None),
         (CoefficientSelector("beta", n_alpha=16, n_beta=15), aggregated, None),
         (_tiny_resnet(max_epochs=5), np.nan_to_num(aggregated), faces.subject),
@@ -167,7 +170,11 @@ def _output(estimator, X):
     return estimator.predict_proba(X)
 
 
-@pytest.mark.parametrize("index", range(4), ids=["extractor", "aggregator", "selector", "resnet"])
+@pytest.mark.parametrize(
+    "index",
+    range(5),
+    ids=["extractor", "extractor-boxes", "aggregator", "selector", "resnet"],
+)
 def test_right_width_contracts(faces, index):
     estimator, X, y = _right_width_cases(faces)[index]
     with warnings.catch_warnings():

@@ -314,3 +314,23 @@ def test_contracts_of_the_generic_checks_on_landmark_input(faces):
     assert extractor.feature_names_in_.tolist() == faces.feature_names.tolist()
     with pytest.warns(UserWarning, match="fitted with feature names"):
         extractor.transform(faces.X)
+
+
+def test_landmark_layout_reads_box_columns_by_name_or_count():
+    from sk3dface._layout import box_names, landmark_layout, landmark_names
+
+    assert landmark_layout(136) == (1, False)
+    assert landmark_layout(141 * 3) == (3, True)
+    assert landmark_layout(140) is None
+    # 136 x 141 columns: the count says 141 plain views, the names say 136 views with boxes
+    assert landmark_layout(136 * 141) == (141, False)
+    names = landmark_names(136) + box_names(136)
+    assert landmark_layout(136 * 141, names) == (136, True)
+    assert landmark_layout(282, [f"c{i}" for i in range(282)]) == (2, True)
+
+
+def test_extractor_message_names_the_box_layout():
+    import re as _re
+
+    with pytest.raises(ValueError, match=_re.escape("or n_views*141 with return_box=True")):
+        MorphableCoefficientExtractor().fit(np.zeros((2, 140)))

@@ -212,3 +212,40 @@ def test_a_named_pipe_among_the_images_is_reported_not_opened(kdef_tree):
     fifo.parent.mkdir(exist_ok=True)
     os.mkfifo(fifo)  # opening it would block for ever
     assert damage_reason(str(fifo)) == "a named pipe (FIFO), not an image file"
+
+
+def test_all_angles_and_view_sets_across_angles(make_kdef_tree):
+    from sk3dface.datasets import make_kdef_view_sets
+
+    tree = make_kdef_tree(expressions=["NE", "HA"], angles=["FL", "HL", "S", "HR", "FR"])
+    kdef = load_quietly(tree.root, angles="all")
+    assert set(kdef.angle) == {"full_left", "half_left", "straight", "half_right", "full_right"}
+    np.testing.assert_array_equal(load_quietly(tree.root, angles=None).images, kdef.images)
+    samples, labels = make_kdef_view_sets(kdef)
+    # one sample per (person, session, expression), its views in FL, HL, S, HR, FR order
+    assert (
+        len(samples)
+        == len(labels)
+        == kdef.frame.groupby(["subject", "session", "expression"]).ngroups
+    )
+    assert list(labels.columns) == ["subject", "gender", "expression", "session"]
+    angle_of = dict(zip(kdef.images, kdef.angle, strict=True))
+    full = [views for views in samples if None not in views]
+    assert full
+    for views in full:
+        assert [angle_of[v] for v in views] == [
+            "full_left", "half_left", "straight", "half_right", "full_right"
+        ]  # fmt: skip
+    for views, (subject, _, expression, session) in zip(
+        samples, labels.itertuples(False), strict=True
+    ):
+        for view in views:
+            if view is not None:
+                row = kdef.frame[kdef.frame.image == view].iloc[0]
+                assert (row.subject, row.expression, row.session) == (subject, expression, session)
+    # a subset of the angles, in the order asked; a sitting without any of them is dropped
+    samples, _ = make_kdef_view_sets(kdef, angles=["straight", "FL"])
+    assert all(len(views) == 2 for views in samples)
+    assert all(views[0] is None or angle_of[views[0]] == "straight" for views in samples)
+    with pytest.raises(ValueError, match="Unknown angles 'up'"):
+        make_kdef_view_sets(kdef, angles=["up"])

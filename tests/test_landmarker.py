@@ -739,3 +739,94 @@ def test_cnn_detector_finds_the_face_and_gives_landmarks_like_hog():
         FaceLandmarker(backend=DlibBackend(), detector="cnn").fit([photo])
     with pytest.raises(ValueError, match="detector must be one of"):
         DlibBackend(detector="sift").load()
+
+
+# -- face box and detector score columns ----------------------------------------------------
+
+
+class ScoredBackend(CentreBackend):
+    """Two faces, the smaller one first, each with a score."""
+
+    def detect(self, image):
+        return self.detect_with_scores(image)[0]
+
+    def detect_with_scores(self, image):
+        boxes = np.array([[0.0, 0.0, 10.0, 10.0], [4.0, 2.0, 36.0, 30.0]])
+        return boxes, np.array([2.5, 0.75])
+
+
+class MiscountingBackend(ScoredBackend):
+    def detect_with_scores(self, image):
+        return super().detect_with_scores(image)[0], np.array([1.0])
+
+
+def test_return_box_columns_follow_the_landmarks(grace):
+    landmarker = FaceLandmarker(return_box=True).fit([[grace, grace]])
+    names = landmarker.get_feature_names_out()
+    assert names[272:].tolist() == [
+        f"v{view}_box_{part}"
+        for view in (0, 1)
+        for part in ("left", "top", "right", "bottom", "score")
+    ]
+    with pytest.warns(FailedSamplesWarning, match="1 of 3"):
+        out = landmarker.transform([[grace, np.zeros((50, 50), np.uint8)], [grace]])
+    assert out.shape == (2, 282) == (2, len(names))
+    boxes, scores = DlibBackend().detect_with_scores(grace)
+    assert scores.shape == (1,) and scores[0] > 0
+    np.testing.assert_array_equal(out[0, 272:277], [*boxes[0], scores[0]])
+    assert np.isnan(out[0, 277:]).all() and np.isnan(out[1, 277:]).all()  # failed, missing
+    plain = FaceLandmarker().fit([[grace, grace]])
+    with pytest.warns(FailedSamplesWarning):
+        expected = plain.transform([[grace, np.zeros((50, 50), np.uint8)], [grace]])
+    np.testing.assert_array_equal(out[:, :272], expected)
+
+
+def test_return_box_score_is_nan_for_given_boxes_and_unscored_backends(grace):
+    landmarker = FaceLandmarker(return_box=True).fit([grace])
+    box = [150.0, 100.0, 400.0, 350.0]
+    out = landmarker.transform([grace], face_boxes=[box])
+    np.testing.assert_array_equal(out[0, 136:140], box)
+    assert np.isnan(out[0, 140])
+    image = np.zeros((40, 80), np.uint8)
+    unscored = FaceLandmarker(CentreBackend(), return_box=True, detection_width=None)
+    np.testing.assert_array_equal(unscored.fit_transform([image])[0, 136:140], [20, 10, 60, 30])
+    assert np.isnan(unscored.transform([image])[0, 140])
+    # the largest box wins, with its own score, scaled back from a downscaled detection
+    scored = FaceLandmarker(ScoredBackend(), return_box=True, detection_width=40)
+    np.testing.assert_array_equal(scored.fit_transform([image])[0, 136:], [8, 4, 72, 60, 0.75])
+    with pytest.raises(TypeError, match="one score per box; got 1 scores for 2 boxes"):
+        FaceLandmarker(MiscountingBackend(), return_box=True).fit_transform([image])
+
+
+def test_cnn_detector_score_is_the_mmod_confidence(grace):
+    backend = DlibBackend(detector="cnn")
+    boxes, scores = backend.detect_with_scores(grace)
+    np.testing.assert_array_equal(boxes, backend.detect(grace))
+    out = FaceLandmarker(detector="cnn", return_box=True).fit_transform([grace])
+    np.testing.assert_array_equal(out[0, 136:], [*boxes[0], scores[0]])
+    assert 0 < scores[0] < 5
+
+
+def test_landmark_consumers_ignore_the_box_columns(grace, astronaut):
+    from sk3dface import FrontalShape, MorphableCoefficientExtractor
+
+    X = [[grace, astronaut], [astronaut, grace]]
+    with_box = FaceLandmarker(return_box=True).fit_transform(X)
+    plain = with_box[:, :272]
+    for make in (MorphableCoefficientExtractor, FrontalShape):
+        np.testing.assert_array_equal(
+            make().fit(with_box).transform(with_box), make().fit(plain).transform(plain)
+        )
+    pipeline = make_pipeline(FaceLandmarker(return_box=True), MorphableCoefficientExtractor())
+    frame = pipeline.set_output(transform="pandas").fit_transform(X)
+    assert frame.shape == (2, 76) and pipeline[1].n_views_ == 2
+    assert list(pipeline[1].feature_names_in_[-1:]) == ["v1_box_score"]
+
+
+def test_memory_keys_on_return_box(tmp_path, grace):
+    memory = joblib.Memory(tmp_path, verbose=0)
+    plain = FaceLandmarker(memory=memory).fit_transform([grace])
+    boxed = FaceLandmarker(memory=memory, return_box=True).fit_transform([grace])
+    assert plain.shape == (1, 136) and boxed.shape == (1, 141)
+    np.testing.assert_array_equal(boxed[:, :136], plain)
+    np.testing.assert_array_equal(FaceLandmarker(memory=memory).fit_transform([grace]), plain)

@@ -252,3 +252,14 @@ def test_real_regressor_feeds_aggregator_threads_equal_serial(real):
     )
     again = pickle.loads(pickle.dumps(regressor))
     np.testing.assert_allclose(again.transform(images, face_boxes=boxes), out, rtol=1e-6)
+
+
+def test_landmarker_box_columns_with_the_learned_backend(files):
+    from sk3dface import DlibBackend, FaceLandmarker
+    from sk3dface.utils._images import load_image
+
+    backend = TDDFABackend(**files, upsample=0, n_threads=1)
+    out = FaceLandmarker(backend, return_box=True).fit_transform([GRACE])
+    boxes, scores = DlibBackend(upsample=0).detect_with_scores(load_image(GRACE))
+    np.testing.assert_array_equal(out[0, 136:], [*boxes[0], scores[0]])
+    np.testing.assert_allclose(out[0, :136], backend.predict(load_image(GRACE), boxes[0]).ravel())

@@ -6,6 +6,7 @@ from sk3dface.utils._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "load_kdef": "sk3dface.datasets._kdef",
+    "make_kdef_view_sets": "sk3dface.datasets._kdef",
     "load_fei": "sk3dface.datasets._fei",
     "load_image_folder": "sk3dface.datasets._image_folder",
     "make_view_sets": "sk3dface.datasets._view_sets",

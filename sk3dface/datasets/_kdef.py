@@ -123,7 +123,8 @@ def load_kdef(
     angles : str or iterable of str, default=None
         Keep only these camera angles, as codes (``"FL"``, ``"HL"``, ``"S"``,
         ``"HR"``, ``"FR"``) or names (``"full_left"``, ``"half_left"``,
-        ``"straight"``, ``"half_right"``, ``"full_right"``). None keeps all.
+        ``"straight"``, ``"half_right"``, ``"full_right"``). None or ``"all"`` keeps
+        all five.
     expressions : str or iterable of str, default=None
         Keep only these expressions, as codes (``"AF"``, ``"AN"``, ``"DI"``,
         ``"HA"``, ``"NE"``, ``"SA"``, ``"SU"``) or names (``"afraid"``,
@@ -192,6 +193,8 @@ def load_kdef(
     1     F01  female      happy  half_left       A
     2     F01  female      angry   straight       B
     """
+    if isinstance(angles, str) and angles.strip().lower() == "all":
+        angles = None
     angle_filter = normalize_choice(angles, _aliases(KDEF_ANGLES), "angles", _valid(KDEF_ANGLES))
     expression_filter = normalize_choice(
         expressions, _aliases(KDEF_EXPRESSIONS, _NOUNS), "expressions", _valid(KDEF_EXPRESSIONS)
@@ -250,3 +253,58 @@ FR full right (profiles ~90 degrees, half profiles ~45 degrees).
 
 Loaded: {len(frame)} images of {counts}; {check}.
 """
+
+
+def make_kdef_view_sets(
+    kdef: Bunch, angles: Iterable[str] | str = "all"
+) -> tuple[list[tuple], pd.DataFrame]:
+    """The paper's KDEF view sets: one sample = one person's photos of one expression.
+
+    Each sample is a tuple of the images of one ``(subject, session, expression)`` sitting,
+    one per angle, in the order of ``angles``; an angle that sitting lacks (filtered out or
+    damaged) is ``None``, a missing view for :class:`~sk3dface.FaceLandmarker`. Both sessions
+    of a person keep the same ``subject``: use it as the CV group.
+
+    Parameters
+    ----------
+    kdef : Bunch
+        The result of :func:`load_kdef`.
+    angles : str or iterable of str, default="all"
+        The views of a sample, in this order, as codes or names (``"all"``: FL, HL, S, HR, FR).
+
+    Returns
+    -------
+    samples : list of tuple
+        One view set per sitting, sorted by subject, session and expression.
+    labels : DataFrame
+        One row per sample: ``subject``, ``gender``, ``expression``, ``session``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.utils import Bunch
+    >>> from sk3dface.datasets import make_kdef_view_sets
+    >>> frame = pd.DataFrame({
+    ...     "image": ["AF01ANS.JPG", "AF01ANHL.JPG", "AF01HAS.JPG"], "subject": "F01",
+    ...     "gender": "female", "expression": ["angry", "angry", "happy"],
+    ...     "angle": ["straight", "half_left", "straight"], "session": "A"})
+    >>> samples, labels = make_kdef_view_sets(Bunch(frame=frame), angles=["HL", "S"])
+    >>> samples
+    [('AF01ANHL.JPG', 'AF01ANS.JPG'), (None, 'AF01HAS.JPG')]
+    >>> labels.expression.tolist()
+    ['angry', 'happy']
+    """
+    if isinstance(angles, str) and angles.strip().lower() == "all":
+        angles = list(KDEF_ANGLES)
+    order = normalize_choice(angles, _aliases(KDEF_ANGLES), "angles", _valid(KDEF_ANGLES))
+    frame = kdef.frame
+    key = ["subject", "session", "expression"]
+    samples, rows = [], []
+    for (subject, session, expression), sitting in frame.groupby(key, sort=True):
+        by_angle = dict(zip(sitting["angle"], sitting["image"], strict=True))
+        views = tuple(by_angle.get(angle) for angle in order)
+        if any(view is not None for view in views):
+            samples.append(views)
+            rows.append((subject, sitting["gender"].iloc[0], expression, session))
+    labels = pd.DataFrame(rows, columns=["subject", "gender", "expression", "session"])
+    return samples, labels

@@ -81,7 +81,11 @@ class FaceEmbedder(FaceLandmarker):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **FaceLandmarker._parameter_constraints,
+        **{
+            name: constraint
+            for name, constraint in FaceLandmarker._parameter_constraints.items()
+            if name != "return_box"
+        },
         "num_jitters": [Interval(Integral, 0, None, closed="left")],
         "padding": [Interval(Real, 0, None, closed="left")],
         "combine_views": [StrOptions({"mean", "none"})],
@@ -108,18 +112,17 @@ class FaceEmbedder(FaceLandmarker):
         include_landmarks: bool = False,
         descriptor_path: Any = None,
     ):
-        super().__init__(
-            backend,
-            upsample=upsample,
-            detector=detector,
-            detection_width=detection_width,
-            max_pixels=max_pixels,
-            n_views=n_views,
-            on_error=on_error,
-            memory=memory,
-            n_jobs=n_jobs,
-            verbose=verbose,
-        )
+        # not super().__init__: it would set return_box, which is no parameter here
+        self.backend = backend
+        self.upsample = upsample
+        self.detector = detector
+        self.detection_width = detection_width
+        self.max_pixels = max_pixels
+        self.n_views = n_views
+        self.on_error = on_error
+        self.memory = memory
+        self.n_jobs = n_jobs
+        self.verbose = verbose
         self.num_jitters = num_jitters
         self.padding = padding
         self.combine_views = combine_views
@@ -149,6 +152,9 @@ class FaceEmbedder(FaceLandmarker):
 
     def _describer(self) -> Any:
         return self.descriptor_
+
+    def _returns_box(self) -> bool:
+        return False  # descriptors and landmarks only
 
     def _view_width(self) -> int:
         return LANDMARK_BLOCK + N_EMBEDDING

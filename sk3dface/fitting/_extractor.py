@@ -12,7 +12,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, CoefficientLayout, landmarks_to_views
+from sk3dface._layout import (
+    BOX_NAMES,
+    LANDMARK_BLOCK,
+    N_LANDMARKS,
+    CoefficientLayout,
+    landmark_layout,
+    landmarks_to_views,
+)
 from sk3dface.exceptions import FailedSamplesWarning
 from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._core import MAX_COORDINATE, contour_sides, fit_landmarks
@@ -187,7 +194,10 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         Parameters
         ----------
         X : array-like of shape (n_samples, n_views * 136)
-            Landmarks as produced by :class:`~sk3dface.FaceLandmarker` (pixels).
+            Landmarks as produced by :class:`~sk3dface.FaceLandmarker` (pixels). The
+            output of ``FaceLandmarker(return_box=True)`` (``n_views * 141`` columns: the
+            landmarks, then 5 box columns per view) is accepted too; its box columns are
+            ignored.
         y : None
             Ignored.
 
@@ -195,15 +205,17 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         -------
         self : MorphableCoefficientExtractor
         """
+        names = getattr(X, "columns", None)
         X = self._validate_landmarks(X, reset=True)
         if self.camera == "perspective" and self.focal_length is None:
             raise ValueError(
                 "camera='perspective' needs focal_length (in pixels, e.g. the image width "
                 "for a normal lens); got focal_length=None."
             )
-        _check_layout(X.shape[1])
+        layout = landmark_layout(X.shape[1], None if names is None else list(names))
+        _check_layout(X.shape[1], layout)
         self.model_ = load_model(self.model).truncate(self.n_alpha, self.n_beta).landmark_model()
-        self.n_views_ = X.shape[1] // LANDMARK_BLOCK
+        self.n_views_ = layout[0]
         self.layout_ = CoefficientLayout(self.n_views_, self.model_.n_alpha, self.model_.n_beta)
         return self
 
@@ -228,7 +240,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         L = N_LANDMARKS
         started = time.perf_counter()
         fit = fit_landmarks(
-            landmarks_to_views(X),
+            landmarks_to_views(X[:, : self.n_views_ * LANDMARK_BLOCK]),
             model.mean,
             model.identity_basis.reshape(L, 3, -1),
             model.expression_basis.reshape(L, 3, -1),
@@ -308,12 +320,13 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         return np.asarray(self.layout_.feature_names(), dtype=object)
 
 
-def _check_layout(n_columns: int) -> None:
-    if n_columns % LANDMARK_BLOCK:
+def _check_layout(n_columns: int, layout: tuple[int, bool] | None) -> None:
+    if layout is None:
         raise ValueError(
             f"X has {n_columns} feature(s) (columns); MorphableCoefficientExtractor expects "
             "landmarks as FaceLandmarker produces them, shape "
-            f"(n_samples, n_views*{LANDMARK_BLOCK}): 68 points x (x, y) pixels per view. "
+            f"(n_samples, n_views*{LANDMARK_BLOCK}): 68 points x (x, y) pixels per view "
+            f"(or n_views*{LANDMARK_BLOCK + len(BOX_NAMES)} with return_box=True). "
             "Check that X holds landmarks, not images or coefficients."
         )
 

@@ -17,7 +17,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from sk3dface._layout import N_LANDMARKS, landmark_names, landmarks_to_views, view_prefixed
+from sk3dface._layout import (
+    LANDMARK_BLOCK,
+    N_LANDMARKS,
+    landmark_names,
+    landmarks_to_views,
+    view_prefixed,
+)
 from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._extractor import MorphableCoefficientExtractor
 from sk3dface.models._camera import rotation_matrix
@@ -182,7 +188,7 @@ class FrontalShape(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
         coefficients = self.extractor_.transform(X)
         landmarks = np.asarray(
             X.to_numpy(dtype=float) if hasattr(X, "to_numpy") else X, dtype=float
-        )
+        )[:, : self.n_views_ * LANDMARK_BLOCK]  # without FaceLandmarker's box columns
         with np.errstate(invalid="ignore"):
             shapes = frontal_shapes(
                 landmarks, coefficients, self.extractor_.model_, self.extractor_.layout_

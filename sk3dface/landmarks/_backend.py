@@ -36,6 +36,10 @@ class LandmarkBackend(Protocol):
     file's SHA-256): ``FaceLandmarker(memory=...)`` keys its cache on the back end's
     class, its parameters (``get_params`` for a scikit-learn estimator, public
     attributes otherwise) and that key (see :func:`backend_identity`).
+    A back end may also define ``detect_with_scores(image) -> (boxes, scores)``: the
+    boxes of ``detect`` and one detector score per box (larger is more confident), which
+    ``FaceLandmarker(return_box=True)`` writes in its ``box_score`` columns (NaN without
+    it).
 
     Examples
     --------
@@ -178,6 +182,20 @@ def check_box_in_image(box: np.ndarray, image: np.ndarray, name: str, source: st
 def largest_face(
     backend: Any, image: np.ndarray, detection_width: int | None, name: str
 ) -> np.ndarray:
+    """The largest face box ``backend`` finds in ``image`` (see :func:`largest_face_and_score`)."""
+    return largest_face_and_score(backend, image, detection_width, name)[0]
+
+
+def largest_face_and_score(
+    backend: Any, image: np.ndarray, detection_width: int | None, name: str
+) -> tuple[np.ndarray, float]:
+    """The largest face box found in ``image`` and its detector score (NaN if not given).
+
+    Detection runs on a copy downscaled to ``detection_width``; the box is returned in
+    pixels of ``image``. The score comes from ``backend.detect_with_scores`` when the back
+    end has it, else it is NaN. Raises :class:`~sk3dface.exceptions.FaceNotFoundError`
+    when there is no face.
+    """
     height, width = image.shape[:2]
     small = image
     if detection_width is not None and width > detection_width:
@@ -185,13 +203,25 @@ def largest_face(
 
         small_height = max(1, round(height * detection_width / width))
         small = cv2.resize(image, (detection_width, small_height), interpolation=cv2.INTER_AREA)
-    boxes = np.asarray(backend.detect(small), dtype=float)
+    if callable(getattr(backend, "detect_with_scores", None)):
+        boxes, scores = backend.detect_with_scores(small)
+        boxes = np.asarray(boxes, dtype=float)
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+    else:
+        boxes, scores = np.asarray(backend.detect(small), dtype=float), None
     if boxes.size == 0:  # also accept [] for "no face"
         boxes = boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
         raise TypeError(
             f"{type(backend).__name__}.detect must return a finite float array of shape "
             f"(n_faces, 4); got shape {boxes.shape}."
+        )
+    if scores is None:
+        scores = np.full(len(boxes), np.nan)
+    elif scores.shape != (len(boxes),):
+        raise TypeError(
+            f"{type(backend).__name__}.detect_with_scores must return one score per box; got "
+            f"{scores.size} scores for {len(boxes)} boxes."
         )
     if len(boxes) == 0:
         searched = (
@@ -208,8 +238,9 @@ def largest_face(
     # areas before rescaling: dlib's box sizes are quantized, so equal sizes are common and
     # must stay exactly equal for the tie to go to the first box (dlib: the best score)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    largest = boxes[int(np.argmax(areas))]
-    return largest * np.array([width / small.shape[1], height / small.shape[0]] * 2)
+    largest = int(np.argmax(areas))
+    scale = np.array([width / small.shape[1], height / small.shape[0]] * 2)
+    return boxes[largest] * scale, float(scores[largest])
 
 
 _PLAIN = (str, bytes, int, float, complex, bool, type(None), PurePath, np.ndarray, np.generic)

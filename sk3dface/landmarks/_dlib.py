@@ -368,7 +368,7 @@ class DlibBackend(BaseEstimator):
         return int(upsample)
 
     def detect(self, image: np.ndarray) -> np.ndarray:
-        """Find upright frontal faces with dlib's HOG detector.
+        """Find faces with dlib's HOG or CNN detector.
 
         Parameters
         ----------
@@ -381,18 +381,39 @@ class DlibBackend(BaseEstimator):
             ``[left, top, right, bottom]``, right/bottom exclusive, in dlib's order
             (best detection first); may reach outside the image.
         """
+        return self.detect_with_scores(image)[0]
+
+    def detect_with_scores(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`detect` and each box's detector score.
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width, 3), dtype uint8
+            RGB image.
+
+        Returns
+        -------
+        boxes : ndarray of shape (n_faces, 4), float
+            As from :meth:`detect`.
+        scores : ndarray of shape (n_faces,), float
+            HOG: the linear SVM's score (dlib's ``run(image, upsample, 0)``; a face is
+            reported above 0, typically 0-3). CNN: the MMOD detection confidence (reported
+            above 0, typically 0-2). Larger is more confident; the two scales differ.
+        """
         upsample = self._check_upsample()
         if self._check_detector() == "cnn":
             rgb = np.ascontiguousarray(load_image(image, max_pixels=None))
             with _cnn_lock:
                 found = _cnn_detector()(rgb, upsample)
-            boxes = [_hog_sized(d.rect) for d in sorted(found, key=lambda d: -d.confidence)]
-            return np.array(boxes, dtype=float).reshape(-1, 4)
-        gray = _gray(image)
-        with _frontal_face_detector() as detector:
-            rectangles = detector(gray, upsample)
-        boxes = [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rectangles]
-        return np.array(boxes, dtype=float).reshape(-1, 4)
+            found = sorted(found, key=lambda d: -d.confidence)
+            boxes = [_hog_sized(d.rect) for d in found]
+            scores = [d.confidence for d in found]
+        else:
+            gray = _gray(image)
+            with _frontal_face_detector() as detector:
+                rectangles, scores, _ = detector.run(gray, upsample, 0.0)
+            boxes = [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rectangles]
+        return np.array(boxes, dtype=float).reshape(-1, 4), np.array(scores, dtype=float)
 
     def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Predict the 68 iBUG landmarks inside ``box`` with dlib's shape predictor.

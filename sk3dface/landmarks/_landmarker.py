@@ -14,13 +14,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from sk3dface._layout import LANDMARK_BLOCK, N_LANDMARKS, landmark_names
+from sk3dface._layout import BOX_NAMES, LANDMARK_BLOCK, N_LANDMARKS, box_names, landmark_names
 from sk3dface.exceptions import FaceNotFoundError, ImageReadError
 from sk3dface.landmarks._backend import (
     backend_identity,
 )
 from sk3dface.landmarks._dlib import DlibBackend
-from sk3dface.landmarks._views import VIEW_PARAMETER_CONSTRAINTS, PerViewImageMixin, locate_face
+from sk3dface.landmarks._views import (
+    VIEW_PARAMETER_CONSTRAINTS,
+    PerViewImageMixin,
+    locate_face_with_score,
+)
 from sk3dface.utils._failures import ViewFailure
 from sk3dface.utils._images import DEFAULT_MAX_PIXELS, describe_image
 from sk3dface.utils._parallel import parallel_map
@@ -73,15 +77,19 @@ def _view_result(
     detection_width: int | None,
     name: str,
     describe: Any = None,
+    with_box: bool = False,
 ) -> np.ndarray | Exception:
     """The view's (68, 2) landmarks, or the ImageReadError / FaceNotFoundError it failed with.
 
-    With ``describe`` (a :class:`~sk3dface.embeddings.DlibFaceDescriptor`-like object), a
-    flat row: the 136 landmark coordinates followed by ``describe(rgb, landmarks)``, from the
-    same detection.
+    With ``with_box`` or ``describe`` (a :class:`~sk3dface.embeddings.DlibFaceDescriptor`-like
+    object), a flat row: the 136 landmark coordinates, then the face box and its detector
+    score (5 values, with ``with_box``), then ``describe(rgb, landmarks)``, all from the same
+    detection.
     """
     try:
-        rgb, box = locate_face(backend, image, box, max_pixels, detection_width, name)
+        rgb, box, score = locate_face_with_score(
+            backend, image, box, max_pixels, detection_width, name
+        )
         landmarks = np.asarray(backend.predict(rgb, box), dtype=float)
     except _VIEW_ERRORS as error:
         return error
@@ -90,9 +98,12 @@ def _view_result(
             f"{type(backend).__name__}.predict must return an array of shape (68, 2); got "
             f"shape {landmarks.shape}."
         )
-    if describe is None:
-        return landmarks
-    return np.concatenate([landmarks.ravel(), describe(rgb, landmarks)])
+    parts = [landmarks.ravel()]
+    if with_box:
+        parts.append(np.append(np.asarray(box, dtype=float), score))
+    if describe is not None:
+        parts.append(describe(rgb, landmarks))
+    return parts[0].reshape(N_LANDMARKS, 2) if len(parts) == 1 else np.concatenate(parts)
 
 
 def _cached_view_result(
@@ -105,10 +116,14 @@ def _cached_view_result(
     detection_width: int | None = None,
     name: str = "",
     describe: Any = None,
+    with_box: bool = False,
 ) -> tuple[np.ndarray | Exception, str]:
     # joblib.Memory hashes content, settings and box only (see FaceLandmarker._view_cache);
     # the name is returned so that a cached failure can be re-worded for a copy of the file
-    return _view_result(image, box, backend, max_pixels, detection_width, name, describe), name
+    result = _view_result(
+        image, box, backend, max_pixels, detection_width, name, describe, with_box
+    )
+    return result, name
 
 
 def _renamed(error: Exception, old: str, new: str) -> Exception:
@@ -126,12 +141,15 @@ def _landmarks_of_view(
     detection_width: int | None,
     cache: tuple[Any, str] | None = None,
     describe: Any = None,
+    with_box: bool = False,
 ) -> np.ndarray | ViewFailure:
     sample, view, image, box = task
     name = describe_image(image)
     content = None if cache is None else _image_digest(image)
     if content is None:
-        result = _view_result(image, box, backend, max_pixels, detection_width, name, describe)
+        result = _view_result(
+            image, box, backend, max_pixels, detection_width, name, describe, with_box
+        )
     else:
         cached, settings = cache
         result, computed_for = cached(
@@ -144,6 +162,7 @@ def _landmarks_of_view(
             detection_width=detection_width,
             name=name,
             describe=describe,
+            with_box=with_box,
         )
         if isinstance(result, Exception) and computed_for != name:
             result = _renamed(result, computed_for, name)
@@ -160,7 +179,9 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
 
     Each sample is one image or a *view set* (a list or tuple of images of one
     subject). The output has one block of 136 columns per view, ``x0, y0, ...,
-    x67, y67`` in pixels of that view's image (conventions: ``docs/conventions.md``).
+    x67, y67`` in pixels of that view's image (conventions: ``docs/conventions.md``),
+    and with ``return_box=True`` then 5 columns per view for the face box and its
+    detector score.
     A missing view, an unreadable image or an image without a face gives a block of
     NaN; when several faces are found the largest box wins (on a tie, the back end's
     first box: for dlib, the most confident).
@@ -187,6 +208,16 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         detects at full resolution.
     max_pixels : int or None, default=50_000_000
         Images with more pixels are refused (an ``ImageReadError`` for that view).
+    return_box : bool, default=False
+        Append, after all landmark columns, ``v{k}_box_left, v{k}_box_top,
+        v{k}_box_right, v{k}_box_bottom, v{k}_box_score`` for each view ``k``: the face
+        box the landmarks were predicted in (pixels of the full image, right/bottom
+        exclusive) and the detector's score of it (dlib HOG: SVM score; CNN: MMOD
+        confidence; NaN for a box given in ``face_boxes`` or a back end without
+        ``detect_with_scores``). NaN for missing and failed views.
+        :class:`~sk3dface.MorphableCoefficientExtractor` and
+        :class:`~sk3dface.FrontalShape` read the landmark columns and ignore the box
+        columns.
     n_views : int or None, default=None
         Number of views per sample. ``None``: the longest view set seen in ``fit``.
     on_error : {"warn", "raise"}, default="warn"
@@ -253,6 +284,14 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
     >>> Xt = FaceLandmarker().fit_transform([[photo, photo], [photo]])
     >>> Xt.shape, bool(np.isnan(Xt[1, 136:]).all())
     ((2, 272), True)
+
+    With the face box and the detector's score:
+
+    >>> landmarker = FaceLandmarker(return_box=True).fit([photo])
+    >>> landmarker.transform([photo]).shape
+    (1, 141)
+    >>> landmarker.get_feature_names_out()[-5:].tolist()
+    ['v0_box_left', 'v0_box_top', 'v0_box_right', 'v0_box_bottom', 'v0_box_score']
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -260,6 +299,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "detector": [StrOptions({"hog", "cnn"})],
         "memory": [None, str, HasMethods(["cache"])],
+        "return_box": ["boolean"],
         **VIEW_PARAMETER_CONSTRAINTS,
     }
 
@@ -271,6 +311,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         detector: str = "hog",
         detection_width: int | None = 1024,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        return_box: bool = False,
         n_views: int | None = None,
         on_error: str = "warn",
         memory: Any = None,
@@ -282,6 +323,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         self.detector = detector
         self.detection_width = detection_width
         self.max_pixels = max_pixels
+        self.return_box = return_box
         self.n_views = n_views
         self.on_error = on_error
         self.memory = memory
@@ -341,9 +383,10 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        landmarks : ndarray of shape (n_samples, n_views_ * 136)
+        landmarks : ndarray of shape (n_samples, n_views_ * 136) or (n_samples, n_views_ * 141)
             ``x, y`` pixel coordinates per landmark and view; NaN for missing views,
-            unreadable images and images without a face.
+            unreadable images and images without a face. With ``return_box=True``,
+            followed by ``left, top, right, bottom, score`` per view.
 
         Warns
         -----
@@ -368,17 +411,27 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
             detection_width=self.detection_width,
             cache=self._view_cache(),
             describe=self._describer(),
+            with_box=self._returns_box(),
         )
         outcome = "gave no landmarks and are NaN"
-        return self._assemble(n_samples, tasks, results, self._view_width(), outcome)
+        rows = self._assemble(n_samples, tasks, results, self._view_width(), outcome)
+        if not self._returns_box():
+            return rows
+        # per view [landmarks, box] -> all views' landmarks, then all views' boxes
+        views = rows.reshape(n_samples, self.n_views_, LANDMARK_BLOCK + len(BOX_NAMES))
+        landmarks = views[..., :LANDMARK_BLOCK].reshape(n_samples, -1)
+        return np.concatenate([landmarks, views[..., LANDMARK_BLOCK:].reshape(n_samples, -1)], 1)
 
     # hooks for estimators that compute more per view from the same detection (FaceEmbedder)
     def _describer(self) -> Any:
         """Called as ``describer(rgb, landmarks) -> 1-D array`` per view; None: landmarks only."""
         return None
 
+    def _returns_box(self) -> bool:
+        return self.return_box
+
     def _view_width(self) -> int:
-        return LANDMARK_BLOCK
+        return LANDMARK_BLOCK + (len(BOX_NAMES) if self._returns_box() else 0)
 
     def _view_cache(self) -> tuple[Any, str] | None:
         """The cached per-view function and the key of the settings, or None without memory."""
@@ -403,7 +456,15 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
             ) from exc
         cached = memory.cache(
             _cached_view_result,
-            ignore=["image", "backend", "max_pixels", "detection_width", "name", "describe"],
+            ignore=[
+                "image",
+                "backend",
+                "max_pixels",
+                "detection_width",
+                "name",
+                "describe",
+                "with_box",
+            ],
         )
         return cached, settings
 
@@ -426,7 +487,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         return self.fit(X, y).transform(X, face_boxes=face_boxes)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Column names ``v0_x0, v0_y0, v0_x1, ..., v{n_views_-1}_y67``.
+        """Column names ``v0_x0, v0_y0, v0_x1, ..., v{n_views_-1}_y67`` (then the box's).
 
         Parameters
         ----------
@@ -439,4 +500,7 @@ class FaceLandmarker(PerViewImageMixin, TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
-        return np.asarray(landmark_names(self.n_views_), dtype=object)
+        names = landmark_names(self.n_views_)
+        if self._returns_box():
+            names += box_names(self.n_views_)
+        return np.asarray(names, dtype=object)

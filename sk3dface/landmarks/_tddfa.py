@@ -576,6 +576,10 @@ class TDDFABackend(BaseEstimator):
         """Face boxes ``(n, 4)`` ``[l, t, r, b]`` from :class:`~sk3dface.DlibBackend`."""
         return self._detector().detect(image)
 
+    def detect_with_scores(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Face boxes and detector scores from :meth:`DlibBackend.detect_with_scores`."""
+        return self._detector().detect_with_scores(image)
+
     def predict_3dmm(self, image: np.ndarray, boxes: np.ndarray) -> dict[str, np.ndarray]:
         """Landmarks, pose and coefficients of the faces in ``boxes`` (one batch).
 

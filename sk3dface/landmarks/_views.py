@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest_face
+from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest_face_and_score
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._images import load_image
 from sk3dface.utils._input import as_view_sets
@@ -47,13 +47,27 @@ def locate_face(
     Raises :class:`~sk3dface.exceptions.ImageReadError` or
     :class:`~sk3dface.exceptions.FaceNotFoundError` for the view.
     """
+    rgb, box, _ = locate_face_with_score(backend, image, box, max_pixels, detection_width, name)
+    return rgb, box
+
+
+def locate_face_with_score(
+    backend: Any,
+    image: Any,
+    box: np.ndarray | None,
+    max_pixels: int | None,
+    detection_width: int | None,
+    name: str,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`locate_face` and the detector's score of the box (NaN for a given box)."""
     rgb = load_image(image, max_pixels=max_pixels)
     if box is None:
-        box = largest_face(backend, rgb, detection_width, name)
+        box, score = largest_face_and_score(backend, rgb, detection_width, name)
         check_box_in_image(box, rgb, name, f"found by {type(backend).__name__}")
     else:
+        score = np.nan
         check_box_in_image(box, rgb, name, "given in face_boxes")
-    return rgb, box
+    return rgb, box, score
 
 
 class PerViewImageMixin:
