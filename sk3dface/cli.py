@@ -121,6 +121,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--max-epochs", type=_int_at_least(1), default=None)
     evaluate.add_argument("--random-state", type=_int_at_least(0), default=0)
+    evaluate.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="save the confusion matrix of the out-of-fold predictions (e.g. cm.png)",
+    )
     _add_common(evaluate, "joblib cache for landmarks and fits")
     return parser
 
@@ -203,6 +209,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _check_out_file(args.out, "--out")
     if args.command == "landmarks":
         _check_out_folder(args.plot, "--plot")
+    if args.command == "evaluate":
+        _check_out_file(args.plot, "--plot")
     if args.command == "demo":
         _check_out_folder(args.out, "--out")
     _check_out_folder(args.cache_dir, "--cache-dir")
@@ -305,6 +313,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         **_common_options(args),
     )
     print(report.to_text())
+    if args.plot:
+        from matplotlib.figure import Figure
+
+        from sk3dface.plotting import _confusion_figsize
+
+        # a bare Figure, not pyplot: no window and no backend choice in a command
+        figure = Figure(figsize=_confusion_figsize(len(report.per_class)), layout="constrained")
+        report.plot_confusion_matrix(ax=figure.subplots())
+        figure.savefig(args.plot, dpi=100)
+        print(f"saved the confusion matrix to {args.plot}")
     return 0
 
 
