@@ -190,6 +190,12 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--out", default=None, help="JSON report file (per-fold and per-class results)"
     )
+    evaluate.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="save the confusion matrix of the out-of-fold predictions (e.g. cm.png)",
+    )
     _add_common(evaluate, "joblib cache for landmarks and fits")
     return parser
 
@@ -274,6 +280,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
         args.format = _table_format(args)
     if args.command == "landmarks":
         _check_out_folder(args.plot, "--plot")
+    if args.command == "evaluate":
+        _check_out_file(args.plot, "--plot")
     if args.command == "demo":
         _check_out_folder(args.out, "--out")
     _check_out_folder(args.cache_dir, "--cache-dir")
@@ -458,6 +466,17 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(text)
         else:
             Path(args.out).write_text(text + "\n")
+    if args.plot:
+        from matplotlib.figure import Figure
+
+        from sk3dface.plotting import _confusion_figsize
+
+        # a bare Figure, not pyplot: no window and no backend choice in a command
+        figure = Figure(figsize=_confusion_figsize(len(report.per_class)), layout="constrained")
+        report.plot_confusion_matrix(ax=figure.subplots())
+        figure.savefig(args.plot, dpi=100)
+        where = sys.stderr if args.out == "-" else sys.stdout  # keep a JSON stdout clean
+        print(f"saved the confusion matrix to {args.plot}", file=where)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Face verification: genuine/impostor pairs, pair scores, EER and TAR at a fixed FAR.
+"""Face verification (pairs, pair scores, EER, TAR at a fixed FAR) and per-class reports.
 
 Identity features are judged as Liu et al. (TPAMI 2018) judge them: by *verification*, i.e.
 whether two samples show the same person, from a similarity score of their features. Build
@@ -7,18 +7,33 @@ test side of a subject-disjoint split), score them (:func:`pair_scores`, cosine 
 optionally after a learned projection such as
 :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` fitted on the training
 people), and summarise the ROC with :func:`equal_error_rate` and :func:`tar_at_far`. All ROC
-computations are :func:`sklearn.metrics.roc_curve`.
+computations are :func:`sklearn.metrics.roc_curve`; :func:`sk3dface.plotting.plot_roc` draws
+the curve.
+
+For classification, :func:`per_class_report` is scikit-learn's
+:func:`~sklearn.metrics.classification_report` as a table (what the protocols report per
+class); :func:`sk3dface.plotting.plot_confusion_matrix` draws the confusion matrix.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.metrics import roc_curve
 from sklearn.utils import check_random_state
 
-__all__ = ["equal_error_rate", "make_verification_pairs", "pair_scores", "tar_at_far"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "equal_error_rate",
+    "make_verification_pairs",
+    "pair_scores",
+    "per_class_report",
+    "tar_at_far",
+]
 
 _METRICS = ("cosine", "euclidean")
 
@@ -223,3 +238,76 @@ def tar_at_far(y_true: Any, scores: Any, far: float = 1e-2) -> float:
         raise ValueError(f"far must be in (0, 1]; got {far}.")
     rates, tar = _roc(y_true, scores)
     return float(tar[rates <= far].max())
+
+
+def per_class_report(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    labels: Sequence[Any] | None = None,
+    averages: bool = False,
+    zero_division: float | str = 0.0,
+) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class, as a table.
+
+    :func:`sklearn.metrics.classification_report` with ``output_dict=True``, one row per
+    class indexed by the class labels themselves (not their text).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels, e.g. out-of-fold predictions.
+    labels : sequence, optional
+        Classes and their row order; default: the sorted classes found in ``y_true`` and
+        ``y_pred``.
+    averages : bool, default=False
+        Append the ``"macro avg"`` and ``"weighted avg"`` rows.
+    zero_division : float or "warn", default=0.0
+        Precision or recall of a class never predicted or never present.
+
+    Returns
+    -------
+    report : DataFrame
+        Columns ``precision``, ``recall``, ``f1-score``, ``support`` (int); index ``class``.
+
+    See Also
+    --------
+    sk3dface.plotting.plot_confusion_matrix : The confusion matrix of the same predictions.
+
+    Examples
+    --------
+    >>> from sk3dface.metrics import per_class_report
+    >>> per_class_report([1, 1, 2, 2], [1, 2, 2, 2])  # doctest: +NORMALIZE_WHITESPACE
+           precision  recall  f1-score  support
+    class
+    1       1.000000     0.5  0.666667        2
+    2       0.666667     1.0  0.800000        2
+    """
+    import pandas as pd
+    from sklearn.metrics import classification_report
+    from sklearn.utils.multiclass import unique_labels
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(
+            f"y_true and y_pred must be 1-D of the same length; got shapes {y_true.shape} and "
+            f"{y_pred.shape}."
+        )
+    classes = list(unique_labels(y_true, y_pred) if labels is None else labels)
+    names = [f"class {i}" for i in range(len(classes))]  # unique keys whatever the labels
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=classes,
+        target_names=names,
+        output_dict=True,
+        zero_division=zero_division,
+    )
+    rows = [report[name] for name in names]
+    index = list(classes)
+    if averages:
+        rows += [report["macro avg"], report["weighted avg"]]
+        index += ["macro avg", "weighted avg"]
+    table = pd.DataFrame(rows, index=pd.Index(index, name="class"))
+    table["support"] = table["support"].astype(int)
+    return table[["precision", "recall", "f1-score", "support"]]

@@ -430,3 +430,20 @@ def test_warnings_are_one_line_without_source(tmp_path, capsys, monkeypatch):
     )
     assert main(["landmarks", GRACE, "-q"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_evaluate_plot_saves_the_confusion_matrix(make_kdef_tree, capsys, tmp_path):
+    from PIL import Image
+
+    tree = make_kdef_tree(
+        subjects=("F01", "M02"), expressions=("HA", "NE"), damaged=False, unparseable=False
+    )
+    plot = tmp_path / "confusion.png"
+    argv = ["evaluate", "kdef", str(tree.root), "--task", "identity", "--classifier", "svc"]
+    assert main([*argv, "--n-splits", "2", "--plot", str(plot)]) == 0
+    assert f"saved the confusion matrix to {plot}" in capsys.readouterr().out
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and min(image.size) > 200
+    # an output that cannot be written fails before any image is read
+    assert main([*argv, "--plot", str(tmp_path / "no" / "cm.png")]) == 1
+    assert "cannot write --plot" in capsys.readouterr().err

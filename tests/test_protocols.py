@@ -179,3 +179,37 @@ def test_landmark_table_reports_failures_also_from_the_cache(tmp_path):
         assert [f.sample for f in warning.failures] == [1, 2]
         assert "missing.bmp" in str(warning) and "no such file" in str(warning)
         assert np.isfinite(table[0]).all() and np.isnan(table[1:]).all()
+
+
+def test_report_confusion_matrix_of_the_out_of_fold_predictions():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sk3dface.metrics import per_class_report
+    from sk3dface.protocols import ProtocolReport
+
+    y_true = np.array(["F01", "F01", "M02", "M02", "M02"])
+    predictions = np.array(["F01", "M02", "M02", "M02", None], dtype=object)  # last: untested
+    report = ProtocolReport(
+        task="identity",
+        fold_accuracy=np.array([0.5, 1.0]),
+        per_class=per_class_report(y_true[:4], predictions[:4]),
+        n_samples=5,
+        n_dropped=0,
+        failed_images=[],
+        seconds=0.0,
+        predictions=predictions,
+        y_true=y_true,
+    )
+    matrix = report.confusion_matrix()
+    assert matrix.loc["F01"].tolist() == [1, 1] and matrix.loc["M02"].tolist() == [0, 2]
+    assert (matrix.index.name, matrix.columns.name) == ("true", "predicted")
+    np.testing.assert_allclose(report.confusion_matrix(normalize="true").sum(axis=1), 1.0)
+    ax = report.plot_confusion_matrix(normalize="true")
+    np.testing.assert_allclose(ax.images[0].get_array(), [[0.5, 0.5], [0.0, 1.0]])
+    assert ax.get_title() == "identity: accuracy 0.750 over 2 folds"
+    plt.close("all")
+    with pytest.raises(ValueError, match="no out-of-fold predictions"):
+        ProtocolReport("identity", np.ones(1), report.per_class, 1, 0, [], 0.0).confusion_matrix()

@@ -262,6 +262,68 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         self._report_failures(fit.failed, fit.missing | fit.failed)
         return fit.blocks().reshape(len(X), -1)
 
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """The fitted landmarks: each view's coefficients and pose projected back to pixels.
+
+        The projection is :meth:`MorphableModel.project_landmarks` of ``model_`` with this
+        extractor's camera, i.e. the points whose RMS distance to the detected landmarks is
+        the ``residual`` column. Use it to draw a fit over its photo
+        (:func:`sk3dface.plotting.plot_fit`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_views * (n_alpha + n_beta + 7))
+            Coefficients as :meth:`transform` returns them (the ``residual`` column is not
+            used); NaN blocks for missing or failed views.
+
+        Returns
+        -------
+        landmarks : ndarray of shape (n_samples, n_views * 136)
+            Pixel coordinates in :class:`~sk3dface.FaceLandmarker`'s layout; NaN for views
+            whose block has a NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk3dface import MorphableCoefficientExtractor
+        >>> from sk3dface.datasets import make_synthetic_faces
+        >>> faces = make_synthetic_faces(n_subjects=2, n_views=1, noise=0.0, random_state=0)
+        >>> extractor = MorphableCoefficientExtractor().fit(faces.X)
+        >>> coefficients = extractor.transform(faces.X)
+        >>> fitted = extractor.inverse_transform(coefficients)
+        >>> fitted.shape
+        (2, 136)
+        >>> distance = np.linalg.norm((fitted - faces.X).reshape(2, 68, 2), axis=-1)
+        >>> residual = coefficients[:, extractor.layout_.offset("residual")]
+        >>> np.allclose(np.sqrt((distance**2).mean(axis=1)), residual)  # the RMS distance
+        True
+        """
+        check_is_fitted(self)
+        layout = self.layout_
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != layout.n_columns:
+            raise ValueError(
+                f"X must be coefficients as transform returns them, shape (n_samples, "
+                f"{layout.n_columns}) = (n_samples, {layout.n_views} view(s) x "
+                f"{layout.block_size}); got shape {X.shape}."
+            )
+        blocks = layout.split(X)
+        yaw, pitch, roll, tx, ty, scale = np.moveaxis(blocks[..., layout.pose], -1, 0)
+        perspective = self.camera == "perspective"
+        uv = self.model_.project_landmarks(
+            blocks[..., layout.alpha],
+            blocks[..., layout.beta],
+            yaw=yaw,
+            pitch=pitch,
+            roll=roll,
+            tx=tx,
+            ty=ty,
+            scale=scale,
+            camera=self.camera,
+            focal_length=self.focal_length if perspective else None,
+        )  # (n_samples, n_views, 68, 2); NaN coefficients give NaN points
+        return uv.reshape(len(X), -1)
+
     def _validate_landmarks(self, X: Any, *, reset: bool) -> np.ndarray:
         """validate_data, with a message that points at FaceLandmarker when X is images."""
         try:

@@ -259,7 +259,7 @@ def _real_photos(table: _Table, out: Path) -> None:
     from matplotlib import cbook
 
     from sk3dface import FaceLandmarker, MorphableCoefficientExtractor
-    from sk3dface.plotting import plot_landmarks, plot_shape
+    from sk3dface.plotting import plot_fit, plot_shape
     from sk3dface.utils._images import load_image
 
     photos = {
@@ -283,18 +283,20 @@ def _real_photos(table: _Table, out: Path) -> None:
         return
     extractor = MorphableCoefficientExtractor().fit(landmarks)
     coefficients = extractor.transform(landmarks)
+    fitted = extractor.inverse_transform(coefficients)
     model = extractor.model_
     layout = extractor.layout_
     n = len(found)
     fig = plt.figure(figsize=(5 * n, 9))
     for k, (name, i) in enumerate(found.items()):
-        ax = plot_landmarks(photos[name], landmarks[i], ax=fig.add_subplot(2, n, k + 1))
-        points = landmarks[i].reshape(68, 2)
-        low, high = points.min(0), points.max(0)
-        margin = 0.6 * (high - low)
-        ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
-        ax.set_ylim(high[1] + margin[1], low[1] - margin[1])  # image y points down
-        ax.set_title(f"{name}: 68 landmarks (dlib)")
+        plot_fit(
+            photos[name],
+            landmarks[i],
+            fitted[i],
+            ax=fig.add_subplot(2, n, k + 1),
+            margin=0.6,
+            title=f"{name}: dlib vs fitted",
+        )
         alpha, beta = coefficients[i, layout.alpha], coefficients[i, layout.beta]
         residual = coefficients[i, layout.offset("residual")]
         plot_shape(

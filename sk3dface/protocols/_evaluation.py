@@ -52,7 +52,10 @@ class ProtocolReport:
     description : str
         The protocol's description.
     predictions : ndarray of shape (n_samples,)
-        Cross-validated prediction of each evaluated sample.
+        Cross-validated (out-of-fold) prediction of each evaluated sample; None for a
+        sample no fold tested.
+    y_true : ndarray of shape (n_samples,)
+        True label of each evaluated sample, aligned with ``predictions``.
     """
 
     task: str
@@ -115,6 +118,67 @@ class ProtocolReport:
     def accuracy(self) -> float:
         """Mean test accuracy over the folds."""
         return float(np.mean(self.fold_accuracy))
+
+    def _tested(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.y_true) != len(self.predictions) or not len(self.predictions):
+            raise ValueError(
+                "this report holds no out-of-fold predictions with their true labels "
+                "(predictions and y_true); evaluate_protocol fills them."
+            )
+        tested = np.array([p is not None for p in self.predictions], dtype=bool)
+        return self.y_true[tested], self.predictions[tested]
+
+    def confusion_matrix(self, normalize: str | None = None) -> pd.DataFrame:
+        """Confusion matrix of the out-of-fold predictions.
+
+        Parameters
+        ----------
+        normalize : {"true", "pred", "all"} or None, default=None
+            As in :func:`sklearn.metrics.confusion_matrix`: rows sum to 1 (per-class
+            recall), columns, everything, or counts.
+
+        Returns
+        -------
+        matrix : DataFrame
+            Rows: true class (index ``true``), columns: predicted class (``predicted``),
+            in the order of ``per_class``.
+        """
+        from sklearn.metrics import confusion_matrix
+
+        y_true, y_pred = self._tested()
+        classes = list(self.per_class.index)
+        matrix = confusion_matrix(y_true, y_pred, labels=classes, normalize=normalize)
+        return pd.DataFrame(
+            matrix,
+            index=pd.Index(classes, name="true"),
+            columns=pd.Index(classes, name="predicted"),
+        )
+
+    def plot_confusion_matrix(self, ax: Any = None, *, normalize: str | None = None) -> Any:
+        """Draw :meth:`confusion_matrix` (:func:`sk3dface.plotting.plot_confusion_matrix`).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into; a new figure when omitted.
+        normalize : {"true", "pred", "all"} or None, default=None
+            Counts, or rates (see :meth:`confusion_matrix`).
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            Titled with the task and the mean accuracy over the folds.
+        """
+        from sk3dface.plotting import plot_confusion_matrix
+
+        y_true, y_pred = self._tested()
+        ax = plot_confusion_matrix(
+            y_true, y_pred, labels=list(self.per_class.index), normalize=normalize, ax=ax
+        )
+        ax.set_title(
+            f"{self.task}: accuracy {self.accuracy:.3f} over {len(self.fold_accuracy)} folds"
+        )
+        return ax
 
     def to_text(self) -> str:
         """The report as printed by ``sk3dface evaluate``."""
@@ -261,7 +325,9 @@ def evaluate_protocol(
     -------
     report : ProtocolReport
     """
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score
+
+    from sk3dface.metrics import per_class_report
 
     start = time.perf_counter()
     landmarker = protocol.pipeline.steps[0][1]
@@ -313,13 +379,7 @@ def evaluate_protocol(
         )
     tested = np.concatenate(result["indices"]["test"])
     classes = np.unique(y)
-    scores = precision_recall_fscore_support(
-        y[tested], predictions[tested], labels=classes, zero_division=0
-    )
-    per_class = pd.DataFrame(
-        dict(zip(["precision", "recall", "f1-score", "support"], scores, strict=True)),
-        index=pd.Index(classes, name="class"),
-    )
+    per_class = per_class_report(y[tested], predictions[tested], labels=classes)
     return ProtocolReport(
         task=protocol.task,
         fold_accuracy=np.asarray(accuracies),
