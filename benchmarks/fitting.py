@@ -19,6 +19,7 @@ Tables:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 import tracemalloc
@@ -212,12 +213,14 @@ def versus_loop(models, n):
         ridge = np.full(basis.shape[-1], 2.0**2)  # sigma = 2 px, the extractor's default
         few = points[: max(200, n // 10)]
         with threadpool_limits(1, user_api="blas"):
-            loop_wall, loop_cpu = best_time(lambda: per_image_loop(few, model.mean, basis, ridge))
+            loop_wall, loop_cpu = best_time(
+                functools.partial(per_image_loop, few, model.mean, basis, ridge)
+            )
         loop_rate = len(few) / loop_wall
         rates = []
         for n_jobs in (1, 2):
             extractor = MorphableCoefficientExtractor(model=model, n_jobs=n_jobs).fit(faces.X)
-            wall, cpu = best_time(lambda e=extractor: e.transform(faces.X), repeat=5)
+            wall, cpu = best_time(functools.partial(extractor.transform, faces.X), repeat=5)
             rates += [n / wall, n / cpu]
         rows.append(
             [model_name, f"{model.n_alpha}+{model.n_beta}", f"{loop_rate:,.0f}",
