@@ -35,8 +35,8 @@ _DEGENERATE_RATIO = 1e-4
 # Landmarks beyond this many pixels from the origin are corrupt (no image is that large):
 # their view is failed before the solve, so that it cannot overflow the sample's other views.
 MAX_COORDINATE = 1e6
-# Largest working array, in floats (16 MB: cache friendly); sets the chunk of samples.
-_CHUNK_FLOATS = 1 << 21
+# Largest working array, in floats (32 MB); sets the chunk of samples.
+_CHUNK_FLOATS = 1 << 22
 _LIFT = np.array([1.0, -1.0])
 # The pose Jacobian of one point is linear in a = (s*Y_x, s*Y_y, s*Y_z, 1), Y = R @ X:
 # d(q_x, q_y) / d(w_x, w_y, w_z, log s, t_x, t_y) = (_JX @ a, _JY @ a) for the rotation
@@ -145,7 +145,7 @@ def fit_landmarks(
         # A shared alpha's prior is split evenly over the sample's views, so that the
         # per-view terms summed over a sample count it once.
         ridge[:n_alpha] /= n_views
-    model = _Model.build(mean, basis, ridge=ridge, n_alpha=n_alpha)
+    model = _Model.build(mean, basis, ridge=ridge, n_alpha=n_alpha, contour=contour)
     options = dict(
         focal_length=focal_length,
         n_iter=n_iter,
@@ -190,10 +190,15 @@ class _Model:
     triangle: np.ndarray  # (K * K,) index of each (k, h) entry into the upper triangle
     ridge: np.ndarray  # (K,) prior weight of each coefficient in one view's objective
     n_alpha: int
+    # Landmark groups whose points share one weight in a complete view (the near jaw side,
+    # the far jaw side, the rest): the same products summed over each group, full K x K.
+    groups: np.ndarray  # (L,) group of each landmark
+    group_first: np.ndarray  # (n_groups,) one landmark of each group
+    group_gram: np.ndarray  # (n_groups * 6, K * K)
 
     @classmethod
-    def build(cls, mean, basis, *, ridge, n_alpha):
-        K = basis.shape[-1]
+    def build(cls, mean, basis, *, ridge, n_alpha, contour=None):
+        L, _, K = basis.shape
         upper = np.triu_indices(K)
         blocks = []
         for j, k in _SYM3:
@@ -204,7 +209,25 @@ class _Model:
         position = np.zeros((K, K), dtype=np.intp)
         position[upper] = np.arange(len(upper[0]))
         position = np.maximum(position, position.T)  # the lower triangle reads the upper
-        return cls(mean, basis, np.concatenate(blocks), position.ravel(), ridge, n_alpha)
+        gram = np.concatenate(blocks)
+        sides = np.zeros(L) if contour is None else np.sign(np.asarray(contour, dtype=float))
+        labels, groups = np.unique(sides, return_inverse=True)
+        group_first = np.array([np.flatnonzero(groups == g)[0] for g in range(len(labels))])
+        per_landmark = gram[:, position.ravel()].reshape(6, L, K * K)
+        group_gram = np.stack(
+            [per_landmark[:, groups == g].sum(1) for g in range(len(labels))]
+        ).reshape(len(labels) * 6, K * K)
+        return cls(
+            mean,
+            np.ascontiguousarray(basis),
+            gram,
+            position.ravel(),
+            ridge,
+            n_alpha,
+            groups,
+            group_first,
+            group_gram,
+        )
 
     def shape(self, coef):
         L = len(self.mean)
@@ -384,15 +407,26 @@ def _coef_normal(model, R, s, w):
     """sum_l w_l M_l^T M_l for the coefficient Jacobian M_l = s R[:2] B_l, (m, K, K).
 
     It equals s^2 sum_l w_l B_l^T P B_l with P = R[:2]^T R[:2] = I - r_3 r_3^T, i.e. a sum
-    over the 6 entries of the symmetric P of precomputed basis products: one GEMM.
+    over the 6 entries of the symmetric P of precomputed basis products. In a view whose
+    landmark groups (jaw sides, rest) each have one weight, the sum over landmarks is
+    precomputed too: 6 x n_groups products of K x K matrices, whatever L. Other views (with
+    missing points) sum over their landmarks: one GEMM.
     """
     m, L = w.shape
     K = model.basis.shape[-1]
     r3 = R[:, 2]
     P = np.stack([float(j == k) - r3[:, j] * r3[:, k] for j, k in _SYM3], axis=1)
-    left = ((s**2)[:, None] * P)[:, :, None] * w[:, None, :]  # (m, 6, L)
-    upper = left.reshape(m, 6 * L) @ model.gram
-    return upper[:, model.triangle].reshape(m, K, K)
+    P *= (s**2)[:, None]
+    group_weight = w[:, model.group_first]  # (m, n_groups)
+    regular = (w == group_weight[:, model.groups]).all(1)
+    left = (group_weight[:, :, None] * P[:, None, :]).reshape(m, 6 * len(model.group_first))
+    H = (left @ model.group_gram).reshape(m, K, K)
+    if not regular.all():
+        other = np.flatnonzero(~regular)
+        left = P[other][:, :, None] * w[other][:, None, :]  # (m_other, 6, L)
+        upper = left.reshape(len(other), 6 * L) @ model.gram
+        H[other] = upper[:, model.triangle].reshape(-1, K, K)
+    return H
 
 
 def _coef_gradient(model, R, s, w, e):
@@ -423,7 +457,11 @@ def _gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length):
     T = (s[:, None, None] * R[:, :2]) @ aB.transpose(0, 2, 1, 3).reshape(m, 3, 4 * K)
     T = T.reshape(m, 2, 4, K)
     Hpx = _JX @ T[:, 0] + _JY @ T[:, 1]  # (m, 6, K)
-    H = np.block([[Hpp, Hpx], [np.swapaxes(Hpx, 1, 2), _coef_normal(model, R, s, w)]])
+    H = np.empty((m, 6 + K, 6 + K))
+    H[:, :6, :6] = Hpp
+    H[:, :6, 6:] = Hpx
+    H[:, 6:, :6] = np.swapaxes(Hpx, 1, 2)
+    H[:, 6:, 6:] = _coef_normal(model, R, s, w)
     g = np.concatenate([gp, _coef_gradient(model, R, s, w, e)], axis=1)
     return _solve_step(H, g, e, q, model, coef, R, s, t, w, group, None)
 
@@ -465,32 +503,40 @@ def _perspective_gauss_newton_step(q, model, coef, R, s, t, w, group, focal_leng
 def _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length):
     """Add the prior and damping to the Gauss-Newton system [pose (6), coef (K)], solve it,
     and keep the step (or, failing that, a half or a quarter of it) only where it lowers the
-    objective: per sample when alpha is shared."""
+    objective: per sample when alpha is shared. The half and quarter steps are tried on the
+    samples that still need them only."""
     ka, K = model.n_alpha, model.basis.shape[-1]
     H[:, :6, :6] += _pose_damping(H[:, :6, :6])
-    H[:, 6:, 6:] += np.diag(model.ridge)
+    diagonal = np.arange(6, 6 + K)
+    H[:, diagonal, diagonal] += model.ridge
     g[:, 6:] -= model.ridge * coef
-    # unknowns ordered [alpha, pose, beta] so that a shared alpha comes first
-    order = np.r_[6 : 6 + ka, 0:6, 6 + ka : 6 + K]
-    step = np.empty_like(g)
     shared = ka if group > 1 else 0
-    step[:, order] = _solve_grouped(H[:, order][:, :, order], g[:, order], shared, group)
+    if shared:
+        # unknowns ordered [alpha, pose, beta] so that a shared alpha comes first
+        order = np.r_[6 : 6 + ka, 0:6, 6 + ka : 6 + K]
+        step = np.empty_like(g)
+        step[:, order] = _solve_grouped(H[:, order][:, :, order], g[:, order], shared, group)
+    else:
+        step = _solve(H, g[..., None])[..., 0]
     best = _objective(e, w, coef, model.ridge, group)
     todo = np.isfinite(step).all(1)
+    rows = slice(None)  # the views of the samples still trying, all of them at first
     for fraction in (1.0, 0.5, 0.25):
-        R1, s1, t1 = _update_pose(R, s, t, fraction * step[:, :6])
-        coef1 = coef + fraction * step[:, 6:]
-        e1 = q - _project_lifted(model.shape(coef1), R1, t1, s1, focal_length)
-        value = _objective(e1, w, coef1, model.ridge, group)
-        keep = np.repeat(value <= best * (1 + 1e-10), group) & todo  # ties: converged
-        R = np.where(keep[:, None, None], R1, R)
-        s = np.where(keep, s1, s)
-        t = np.where(keep[:, None], t1, t)
-        coef = np.where(keep[:, None], coef1, coef)
-        best = np.where(keep.reshape(-1, group).all(1), value, best)
-        todo &= ~keep
-        if not todo.any():
+        R1, s1, t1 = _update_pose(R[rows], s[rows], t[rows], fraction * step[rows, :6])
+        coef1 = coef[rows] + fraction * step[rows, 6:]
+        e1 = q[rows] - _project_lifted(model.shape(coef1), R1, t1, s1, focal_length)
+        value = _objective(e1, w[rows], coef1, model.ridge, group)
+        samples = slice(None) if isinstance(rows, slice) else rows[::group] // group
+        keep = np.repeat(value <= best[samples] * (1 + 1e-10), group) & todo[rows]  # ties
+        kept = np.flatnonzero(keep)
+        target = kept if isinstance(rows, slice) else rows[kept]
+        R[target], s[target], t[target], coef[target] = R1[kept], s1[kept], t1[kept], coef1[kept]
+        best[samples] = np.where(keep.reshape(-1, group).all(1), value, best[samples])
+        todo[target] = False
+        waiting = todo.reshape(-1, group).any(1)
+        if not waiting.any():
             break
+        rows = (np.flatnonzero(waiting)[:, None] * group + np.arange(group)).ravel()
     return R, s, t, coef
 
 
