@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from numbers import Integral, Number, Real
 from typing import Any, ClassVar
 
@@ -23,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sk3dface.classifiers._networks import STAGES
 from sk3dface.classifiers._torch import _resolve_device, _torch_session
 from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions
+from sk3dface.utils._warnings import warn_at_caller
 
 _OPTIMIZERS = ("adamw", "adam", "sgd")
 # Below these sizes an internal validation split is too small to steer early stopping.
@@ -450,7 +450,7 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
             and n_samples - n_valid >= n_classes
         )
         if not large_enough:
-            warnings.warn(
+            warn_at_caller(
                 f"early_stopping=True needs a validation split of at least "
                 f"max(n_classes, {_MIN_VALIDATION_SAMPLES}) samples and 2 samples per "
                 f"class; got {n_valid} validation samples (validation_fraction="
@@ -458,7 +458,6 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
                 f"{min_count}. Training on all samples for max_epochs={self.max_epochs} "
                 "epochs without early stopping.",
                 UserWarning,
-                stacklevel=3,
             )
             return all_samples, None
         from sklearn.model_selection import StratifiedShuffleSplit
@@ -637,13 +636,12 @@ class _BaseResNetRegressor(RegressorMixin, _BaseResNet):
             return all_samples, None
         n_valid = math.ceil(self.validation_fraction * n_samples)
         if n_valid < _MIN_VALIDATION_SAMPLES or n_samples - n_valid < 2:
-            warnings.warn(
+            warn_at_caller(
                 f"early_stopping=True needs a validation split of at least "
                 f"{_MIN_VALIDATION_SAMPLES} samples; got {n_valid} (validation_fraction="
                 f"{self.validation_fraction} of {n_samples}). Training on all samples for "
                 f"max_epochs={self.max_epochs} epochs without early stopping.",
                 UserWarning,
-                stacklevel=3,
             )
             return all_samples, None
         order = np.random.RandomState(seed).permutation(n_samples)
