@@ -5,6 +5,8 @@ Imported only when a network is built, so that importing sk3dface does not impor
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
@@ -46,6 +48,31 @@ class _Interruptible:
         if interrupt is not None:
             raise interrupt
         return self
+
+
+    def __getstate__(self) -> dict:
+        """skorch's state without the learning-rate schedulers' live torch objects.
+
+        An :class:`~skorch.callbacks.LRScheduler` keeps the scheduler it built for the last
+        training (and through it the optimizer with tensor state) as ``lr_scheduler_``;
+        skorch rebuilds it at the start of every training, so it is not saved. Without it
+        the state holds no bare tensor, which is what ``skops.io`` needs.
+        """
+        state = super().__getstate__()
+        for key in ("callbacks", "callbacks_"):
+            if isinstance(state.get(key), list):
+                state[key] = [_without_scheduler(item) for item in state[key]]
+        return state
+
+
+def _without_scheduler(item):
+    """A callback (or a ``(name, callback)`` pair) with its ``lr_scheduler_`` left out."""
+    if isinstance(item, tuple):
+        return tuple(_without_scheduler(part) for part in item)
+    if hasattr(item, "lr_scheduler_"):
+        item = copy.copy(item)
+        del item.lr_scheduler_
+    return item
 
 
 class InterruptibleNeuralNetClassifier(_Interruptible, NeuralNetClassifier):
