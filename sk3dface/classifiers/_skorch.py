@@ -49,7 +49,6 @@ class _Interruptible:
             raise interrupt
         return self
 
-
     def __getstate__(self) -> dict:
         """skorch's state without the learning-rate schedulers' live torch objects.
 
