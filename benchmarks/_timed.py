@@ -4,6 +4,7 @@ joblib's cache can pickle them by name): each logs its seconds to the file in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -19,6 +20,15 @@ def _log(stage: str, seconds: float) -> None:
         log.write(f"{stage} {seconds}\n")
 
 
+@contextlib.contextmanager
+def _timed(stage: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _log(stage, time.perf_counter() - start)
+
+
 def stage_seconds() -> dict[str, float]:
     totals = {"fitting": 0.0, "training": 0.0}
     with open(os.environ[STAGE_LOG]) as log:
@@ -32,44 +42,29 @@ class TimedFrontalShape(FrontalShape):
     """FrontalShape whose transform (the 3-D fit of every sample) is logged as fitting."""
 
     def transform(self, X):
-        start = time.perf_counter()
-        try:
+        with _timed("fitting"):
             return super().transform(X)
-        finally:
-            _log("fitting", time.perf_counter() - start)
 
 
 class TimedSVC(SVC):
     """SVC whose fit and predict are logged as training."""
 
     def fit(self, X, y, sample_weight=None):
-        start = time.perf_counter()
-        try:
+        with _timed("training"):
             return super().fit(X, y, sample_weight=sample_weight)
-        finally:
-            _log("training", time.perf_counter() - start)
 
     def predict(self, X):
-        start = time.perf_counter()
-        try:
+        with _timed("training"):
             return super().predict(X)
-        finally:
-            _log("training", time.perf_counter() - start)
 
 
 class TimedResNet(ResNetClassifier):
     """ResNetClassifier whose fit and predict are logged as training."""
 
     def fit(self, X, y, **fit_params):
-        start = time.perf_counter()
-        try:
+        with _timed("training"):
             return super().fit(X, y, **fit_params)
-        finally:
-            _log("training", time.perf_counter() - start)
 
     def predict(self, X):
-        start = time.perf_counter()
-        try:
+        with _timed("training"):
             return super().predict(X)
-        finally:
-            _log("training", time.perf_counter() - start)
