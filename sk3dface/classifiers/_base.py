@@ -78,6 +78,11 @@ class _BaseResNet(BaseEstimator):
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
+    #: skorch-style training parameters of the coefficient ResNets (not the image one)
+    _skorch_constraints: ClassVar[dict] = {
+        "train_split": [callable, None],
+        "warm_start": ["boolean"],
+    }
 
     # ---- hooks -----------------------------------------------------------------
     def _module_class(self) -> type:
@@ -175,12 +180,18 @@ class _BaseResNet(BaseEstimator):
         classes = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
         return classes[self.optimizer], kwargs
 
-    def _callbacks(self, with_validation: bool, with_schedule: bool, n_rows: int = 0) -> list:
+    def _callbacks(
+        self,
+        with_validation: bool,
+        with_schedule: bool,
+        n_rows: int = 0,
+        early_stop: bool | None = None,
+    ) -> list:
         import torch
         from skorch.callbacks import EarlyStopping, LRScheduler
 
         callbacks: list = []
-        if with_validation:
+        if with_validation if early_stop is None else early_stop:
             callbacks.append(
                 (
                     "early_stopping",
@@ -197,11 +208,14 @@ class _BaseResNet(BaseEstimator):
                 max_lr=self.lr,
                 total_steps=self.max_epochs * steps_per_epoch + 1,
                 step_every="batch",
+                last_epoch=-1,  # a new cycle for each training (warm_start), not a resumed one
             )
             callbacks.append(("lr_scheduler", scheduler))
         elif with_schedule and self.lr_schedule == "cosine":
             scheduler = LRScheduler(
-                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                T_max=self.max_epochs,
+                last_epoch=-1,
             )
             callbacks.append(("lr_scheduler", scheduler))
         elif with_schedule and self.lr_schedule == "plateau":
@@ -236,6 +250,12 @@ class _BaseResNet(BaseEstimator):
 
         from sk3dface.classifiers import _skorch
 
+        user_split = getattr(self, "train_split", None)
+        if user_split is not None:
+            split, early_stop = user_split, self.early_stopping
+        else:
+            split = None if valid is None else predefined_split(Dataset(*valid))
+            early_stop = valid is not None
         optimizer, optimizer_kwargs = self._optimizer_and_kwargs()
         module_kwargs = {"n_classes": n_outputs, **self._module_kwargs(rows)}
         params: dict[str, Any] = {f"module__{k}": v for k, v in module_kwargs.items()}
@@ -249,8 +269,10 @@ class _BaseResNet(BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None if valid is None else predefined_split(Dataset(*valid)),
-            callbacks=self._callbacks(valid is not None, with_schedule, rows.shape[0]),
+            train_split=split,
+            callbacks=self._callbacks(
+                split is not None, with_schedule, rows.shape[0], early_stop=early_stop
+            ),
             device=device,
             verbose=int(self.verbose),
             iterator_train__shuffle=True,
@@ -267,7 +289,13 @@ class _BaseResNet(BaseEstimator):
         return (seed + 7919 * member) % np.iinfo(np.int32).max
 
     def _train(
-        self, rows: np.ndarray, y_rows: np.ndarray, seed: int, partial: bool, net=None
+        self,
+        rows: np.ndarray,
+        y_rows: np.ndarray,
+        seed: int,
+        partial: bool,
+        net=None,
+        epochs: int = 1,
     ) -> None:
         """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly.
 
@@ -289,7 +317,7 @@ class _BaseResNet(BaseEstimator):
         try:
             with _torch_session(seed, self.n_threads):
                 if partial:
-                    net.partial_fit(rows, y_rows, epochs=1)
+                    net.partial_fit(rows, y_rows, epochs=epochs)
                 else:
                     net.fit(rows, y_rows)
         except TrainingDivergedError:
@@ -300,8 +328,31 @@ class _BaseResNet(BaseEstimator):
                 self._forget_fit()
             raise
         finally:
-            net.train_split = None  # keep no reference to the validation data
+            if getattr(self, "train_split", None) is None:
+                net.train_split = None  # keep no reference to the validation data
         self.n_epochs_ = len(net.history)
+
+    def _continue_fit(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
+        """``warm_start``: train the fitted nets for ``max_epochs`` more epochs."""
+        y_encoded = self._encode_continued(y)
+        if row_sample is None:
+            row_sample = np.arange(y_encoded.shape[0])
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        for member, net in enumerate(self.nets_):
+            self._train(
+                rows,
+                y_encoded[row_sample],
+                self._member_seed(seed + len(net.history), member),
+                partial=True,
+                net=net,
+                epochs=self.max_epochs,
+            )
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _encode_continued(self, y: np.ndarray) -> np.ndarray:
+        """Targets of a warm-started fit, encoded as in the first fit."""
+        raise NotImplementedError
 
     def _forget_fit(self) -> None:
         """Remove every fitted attribute: the estimator is unfitted again."""
@@ -312,6 +363,8 @@ class _BaseResNet(BaseEstimator):
     def _fit_rows(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
         """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i."""
         self._check_net_kwargs()
+        if getattr(self, "warm_start", False) and hasattr(self, "nets_"):
+            return self._continue_fit(rows, row_sample, y)
         y_encoded = self._encode_targets(y)
         device = _resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -433,13 +486,22 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
             )
         return y_encoded.astype(np.int64)
 
+    def _encode_continued(self, y: np.ndarray) -> np.ndarray:
+        _check_labels(y, type(self).__name__)
+        if not np.array_equal(np.unique(y), self.classes_):
+            raise ValueError(
+                f"warm_start=True continues a fit on the classes {self.classes_.tolist()}; "
+                f"y has {np.unique(y).tolist()}. Set warm_start=False to train new nets."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
     def _validation_split(
         self, y_encoded: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Sample indices for training and for early-stopping validation (None: no split)."""
         n_samples = y_encoded.size
         all_samples = np.arange(n_samples)
-        if not self.early_stopping:
+        if not self.early_stopping or getattr(self, "train_split", None) is not None:
             return all_samples, None
         n_classes = self.classes_.size
         n_valid = math.ceil(self.validation_fraction * n_samples)
@@ -629,10 +691,20 @@ class _BaseResNetRegressor(RegressorMixin, _BaseResNet):
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
+    def _encode_continued(self, y: np.ndarray) -> np.ndarray:
+        y2 = np.asarray(y, dtype=np.float64)
+        y2 = y2.reshape(-1, 1) if y2.ndim == 1 else y2
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"warm_start=True continues a fit on {self.n_outputs_} target(s); y has "
+                f"{y2.shape[1]}. Set warm_start=False to train new nets."
+            )
+        return ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+
     def _validation_split(self, y_encoded: np.ndarray, seed: int):
         n_samples = y_encoded.shape[0]
         all_samples = np.arange(n_samples)
-        if not self.early_stopping:
+        if not self.early_stopping or getattr(self, "train_split", None) is not None:
             return all_samples, None
         n_valid = math.ceil(self.validation_fraction * n_samples)
         if n_valid < _MIN_VALIDATION_SAMPLES or n_samples - n_valid < 2:

@@ -116,6 +116,16 @@ class ResNetClassifier(_BaseResNetClassifier):
         or grid search. None leaves torch's own setting.
     verbose : int, default=0
         If positive, skorch prints a table of losses per epoch.
+    train_split : callable or None, default=None
+        skorch's validation split, e.g. ``skorch.dataset.ValidSplit(5, stratified=True)``:
+        the validation loss (and, for classifiers, accuracy) of every epoch is recorded in
+        ``history_`` as ``valid_loss`` / ``valid_acc``, without early stopping unless
+        ``early_stopping=True`` (which then monitors this split instead of holding out
+        ``validation_fraction``).
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` trains the existing nets for another
+        ``max_epochs`` epochs (``history_`` grows) instead of new ones; the features and
+        classes must be those of the first fit.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``skorch.callbacks.ProgressBar()``), added to
         the early stopping and scheduler callbacks.
@@ -177,6 +187,7 @@ class ResNetClassifier(_BaseResNetClassifier):
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseResNetClassifier._parameter_constraints,
+        **_BaseResNetClassifier._skorch_constraints,
         **_RECIPE_CONSTRAINTS,
     }
 
@@ -205,6 +216,8 @@ class ResNetClassifier(_BaseResNetClassifier):
         n_threads: int | None = 1,
         verbose: int = 0,
         callbacks: list | None = None,
+        train_split: Any = None,
+        warm_start: bool = False,
         **kwargs: Any,
     ) -> None:
         self.depth = depth
@@ -229,6 +242,8 @@ class ResNetClassifier(_BaseResNetClassifier):
         self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
+        self.train_split = train_split
+        self.warm_start = warm_start
         self._set_net_kwargs(kwargs)
 
     def _module_class(self) -> type:
@@ -277,7 +292,8 @@ class ResNetClassifier(_BaseResNetClassifier):
         self : ResNetClassifier
             The fitted classifier.
         """
-        X, y = self._validate_X(X, y, reset=True)
+        warm = self.warm_start and hasattr(self, "nets_")
+        X, y = self._validate_X(X, y, reset=not warm)
         return self._fit_rows(X, None, y)
 
     @_fit_context(prefer_skip_nested_validation=True)

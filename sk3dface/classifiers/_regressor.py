@@ -72,6 +72,16 @@ class ResNetRegressor(_BaseResNetRegressor):
         Torch threads while fitting and predicting.
     verbose : int, default=0
         If positive, skorch prints a table of losses per epoch.
+    train_split : callable or None, default=None
+        skorch's validation split, e.g. ``skorch.dataset.ValidSplit(5, stratified=True)``:
+        the validation loss (and, for classifiers, accuracy) of every epoch is recorded in
+        ``history_`` as ``valid_loss`` / ``valid_acc``, without early stopping unless
+        ``early_stopping=True`` (which then monitors this split instead of holding out
+        ``validation_fraction``).
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` trains the existing nets for another
+        ``max_epochs`` epochs (``history_`` grows) instead of new ones; the features and
+        classes must be those of the first fit.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks.
     **kwargs
@@ -125,6 +135,7 @@ class ResNetRegressor(_BaseResNetRegressor):
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseResNetRegressor._parameter_constraints,
+        **_BaseResNetRegressor._skorch_constraints,
         "n_estimators": _RECIPE_CONSTRAINTS["n_estimators"],
         "dropout": _RECIPE_CONSTRAINTS["dropout"],
     }
@@ -152,6 +163,8 @@ class ResNetRegressor(_BaseResNetRegressor):
         n_threads: int | None = 1,
         verbose: int = 0,
         callbacks: list | None = None,
+        train_split: Any = None,
+        warm_start: bool = False,
         **kwargs: Any,
     ) -> None:
         self.depth = depth
@@ -174,6 +187,8 @@ class ResNetRegressor(_BaseResNetRegressor):
         self.n_threads = n_threads
         self.verbose = verbose
         self.callbacks = callbacks
+        self.train_split = train_split
+        self.warm_start = warm_start
         self._set_net_kwargs(kwargs)
 
     _module_class = ResNetClassifier._module_class
@@ -222,7 +237,8 @@ class ResNetRegressor(_BaseResNetRegressor):
         self : ResNetRegressor
             The fitted regressor.
         """
-        X, y = self._validate_X(X, y, reset=True)
+        warm = self.warm_start and hasattr(self, "nets_")
+        X, y = self._validate_X(X, y, reset=not warm)
         return self._fit_rows(X, None, y)
 
     def predict(self, X) -> np.ndarray:
