@@ -19,13 +19,14 @@ def test_train_split_records_validation_without_early_stopping(data):
     clf = ResNetClassifier(
         max_epochs=4,
         n_estimators=1,
+        batch_size=32,
         train_split=ValidSplit(4, stratified=True),
         optimizer__betas=(0.8, 0.9),
         iterator_train__drop_last=True,
         random_state=0,
     ).fit(X, y)
     assert len(clf.history_) == 4  # all epochs: no early stopping
-    assert all("valid_loss" in row and "valid_acc" in row for row in clf.history_)
+    assert all({"train_loss", "valid_loss", "valid_acc"} <= set(row) for row in clf.history_)
     assert clf.net_.optimizer_.defaults["betas"] == (0.8, 0.9)
     reg = ResNetRegressor(max_epochs=3, n_estimators=1, train_split=ValidSplit(4), random_state=0)
     assert all("valid_loss" in row for row in reg.fit(X, data[2]).history_)
