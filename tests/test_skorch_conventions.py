@@ -72,3 +72,12 @@ def test_warm_start_refuses_other_classes_and_features(data):
         clf.fit(X, y + 1)
     with pytest.raises(ValueError, match="features"):
         clf.fit(X[:, :4], y)
+
+
+def test_warm_start_with_early_stopping_validates_again(data):
+    X, y, _ = data
+    clf = ResNetClassifier(
+        max_epochs=3, n_estimators=1, early_stopping=True, warm_start=True, random_state=0
+    )
+    clf.fit(X, y).fit(X, y)
+    assert len(clf.history_) > 3 and "valid_loss" in clf.history_[-1]

@@ -297,7 +297,7 @@ class _BaseResNet(BaseEstimator):
         net=None,
         epochs: int = 1,
     ) -> None:
-        """Run skorch's fit (or one epoch of partial_fit) on ``self.net_`` reproducibly.
+        """Run skorch's fit (or ``epochs`` epochs of partial_fit) on ``net`` reproducibly.
 
         A KeyboardInterrupt stops training and propagates (skorch alone would swallow it
         and return a half-trained net); an interrupted ``fit`` leaves the estimator
@@ -334,14 +334,18 @@ class _BaseResNet(BaseEstimator):
 
     def _continue_fit(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
         """``warm_start``: train the fitted nets for ``max_epochs`` more epochs."""
-        y_encoded = self._encode_continued(y)
-        if row_sample is None:
-            row_sample = np.arange(y_encoded.shape[0])
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
+        y_encoded = self._encode_continued(y)  # one row per sample: coefficient estimators
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train, valid = self._validation_split(y_encoded, seed)
         for member, net in enumerate(self.nets_):
+            if valid is not None:  # early stopping on a new split of this fit's samples
+                net.train_split = predefined_split(Dataset(rows[valid], y_encoded[valid]))
             self._train(
-                rows,
-                y_encoded[row_sample],
+                rows[train],
+                y_encoded[train],
                 self._member_seed(seed + len(net.history), member),
                 partial=True,
                 net=net,
