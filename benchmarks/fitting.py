@@ -13,7 +13,8 @@ Tables:
    same landmark sets as ours: landmarks of real photos (dlib) under random similarity
    transforms, and synthetic landmarks; fits/s, the ratio, and the RMS reprojection error of
    both on the 50 landmarks that eos maps to fixed vertices. Skipped when eos or its files are
-   absent. eos fits one image per call; we fit the whole batch at once.
+   absent. eos fits one image per call; we fit the whole batch at once;
+4. the torch implementation (``device="cpu"``, and ``"cuda"`` with a GPU) against numpy.
 """
 
 from __future__ import annotations
@@ -236,6 +237,47 @@ def versus_loop(models, n):
     )  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- torch
+def torch_fitter(models, n):
+    """The torch implementation (``device=``) against numpy, same data, same run.
+
+    Max |difference| of all outputs shows the two agree; on a machine with CUDA the GPU
+    row also fits ``n * 100`` landmark sets in one call.
+    """
+    try:
+        import torch
+    except ImportError:
+        print("\n## torch fitter\n\nskipped: torch is not installed")
+        return
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for model_name, model in models:
+        faces = make_synthetic_faces(
+            n_subjects=n, n_views=1, model=model, yaw_range=(-40, 40), random_state=0
+        )
+        reference = MorphableCoefficientExtractor(model=model).fit(faces.X)
+        expected = reference.transform(faces.X)
+        numpy_wall, _ = best_time(functools.partial(reference.transform, faces.X))
+        rows.append([model_name, "numpy", f"{n:,}", f"{n / numpy_wall:,.0f}", "1.00", "0"])
+        for device in devices:
+            extractor = MorphableCoefficientExtractor(model=model, device=device).fit(faces.X)
+            size = n * (100 if device == "cuda" else 1)
+            X = np.tile(faces.X, (size // n, 1))
+            extractor.transform(faces.X[:10])  # CUDA context and kernels: not timed
+            wall, _ = best_time(functools.partial(extractor.transform, X))
+            difference = np.nanmax(np.abs(extractor.transform(faces.X) - expected))
+            ratio = (size / wall) / (n / numpy_wall)
+            rows.append([model_name, f"torch {device}", f"{size:,}", f"{size / wall:,.0f}",
+                         f"{ratio:.2f}", f"{difference:.1e}"])  # fmt: skip
+    table(
+        "Torch fitter (float64; single view; torch's own threads) against numpy (1 thread)",
+        ["model", "implementation", "fits", "fits/s", "x numpy", "max |diff| vs numpy"],
+        rows,
+    )
+    if len(devices) == 1:
+        print("\nNo CUDA device here: the GPU row is printed on a machine with one.")
+
+
 # ----------------------------------------------------------------------------- eos
 def eos_setup():
     try:
@@ -403,6 +445,7 @@ def main():
     versus_loop(models, 2000 if args.quick else 10_000)
     throughput([1000] if args.quick else [1000, 10_000], models)
     eos_comparison(50 if args.quick else 200)
+    torch_fitter(models, 2000 if args.quick else 10_000)
 
 
 if __name__ == "__main__":

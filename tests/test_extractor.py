@@ -334,3 +334,21 @@ def test_extractor_message_names_the_box_layout():
 
     with pytest.raises(ValueError, match=_re.escape("or n_views*141 with return_box=True")):
         MorphableCoefficientExtractor().fit(np.zeros((2, 140)))
+
+
+def test_torch_device_gives_the_numpy_coefficients_and_pickles(faces):
+    pytest.importorskip("torch")
+    numpy_fit = MorphableCoefficientExtractor(multiview="joint").fit_transform(faces.X)
+    extractor = MorphableCoefficientExtractor(multiview="joint", device="cpu").fit(faces.X)
+    np.testing.assert_allclose(extractor.transform(faces.X), numpy_fit, rtol=1e-6, atol=1e-6)
+    again = pickle.loads(pickle.dumps(extractor))
+    np.testing.assert_allclose(again.transform(faces.X), numpy_fit, rtol=1e-6, atol=1e-6)
+
+
+def test_an_unavailable_device_fails_at_fit(faces):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="device='tpu' is not a torch device"):
+        MorphableCoefficientExtractor(device="tpu").fit(faces.X)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            MorphableCoefficientExtractor(device="cuda").fit(faces.X)

@@ -263,3 +263,58 @@ def test_an_absurd_fit_is_failed_not_returned():
     assert fit.failed.all() and np.isnan(fit.blocks()).all()
     fit = fit_landmarks(points, mean, identity, expression, focal_length=1e5)
     assert not fit.failed.any() and (fit.residual < 5).all()
+
+
+def _torch_devices():
+    torch = pytest.importorskip("torch")
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", _torch_devices())
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(joint=True),
+        dict(focal_length=800.0),
+        dict(contour="sides"),
+        dict(joint=True, contour="sides", focal_length=900.0, n_iter=5),
+    ],
+    ids=["orthographic", "joint", "perspective", "contour", "joint-perspective-contour"],
+)
+def test_torch_fitter_gives_the_numpy_results(device, options):
+    """One algorithm, two array namespaces: the same numbers to 1e-6, the same failures."""
+    mean, identity, expression = face_like_model()
+    truth = random_truth(60, 3, 8, 6, seed=11)
+    points = render(mean, identity, expression, **truth)
+    points += np.random.default_rng(5).normal(0, 1.5, points.shape)
+    points[0, 1] = np.nan  # a missing view
+    points[1, 0, :30] = np.nan  # missing points: the per-landmark normal equations
+    points[2, 2] = 5.0  # a degenerate view: failed
+    points[3, 0, :3] *= 1e200  # an overflowing view: failed
+    if options.get("contour") == "sides":
+        options = {**options, "contour": contour_sides(mean)}
+    expected = fit_landmarks(points, mean, identity, expression, **options)
+    fit = fit_landmarks(points, mean, identity, expression, device=device, **options)
+    np.testing.assert_array_equal(fit.missing, expected.missing)
+    np.testing.assert_array_equal(fit.failed, expected.failed)
+    assert expected.failed.sum() == 2 and expected.missing.sum() == 1
+    np.testing.assert_allclose(fit.blocks(), expected.blocks(), rtol=1e-6, atol=1e-6)
+    assert isinstance(fit.alpha, np.ndarray)
+
+
+def test_torch_fitter_threads_give_the_serial_result(monkeypatch):
+    mean, identity, expression = face_like_model()
+    truth = random_truth(25, 2, 8, 6, seed=8)
+    points = render(mean, identity, expression, **truth)
+    serial = fit_landmarks(points, mean, identity, expression, joint=True, device="cpu")
+    monkeypatch.setattr(_fitting, "_CHUNK_FLOATS", 1)
+    threaded = fit_landmarks(points, mean, identity, expression, joint=True, device="cpu",
+                             n_jobs=2)  # fmt: skip
+    np.testing.assert_allclose(threaded.blocks(), serial.blocks(), atol=1e-9)
+
+
+def test_an_unknown_device_is_a_clear_error():
+    mean, identity, expression = face_like_model()
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        fit_landmarks(np.zeros((1, 1, L, 2)), mean, identity, expression, device="gpu")

@@ -20,7 +20,8 @@ from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
 from sk3dface.classifiers._networks import STAGES
-from sk3dface.classifiers._torch import _resolve_device, _torch_session
+from sk3dface.classifiers._torch import _torch_session
+from sk3dface.utils._array_api import resolve_device
 from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions
 from sk3dface.utils._warnings import warn_at_caller
 
@@ -370,7 +371,7 @@ class _BaseResNet(BaseEstimator):
         if getattr(self, "warm_start", False) and hasattr(self, "nets_"):
             return self._continue_fit(rows, row_sample, y)
         y_encoded = self._encode_targets(y)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train, valid = self._validation_split(y_encoded, seed)
         if row_sample is None:
@@ -601,7 +602,7 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
                         self._make_net(
                             rows,
                             all_classes.size,
-                            _resolve_device(self.device),
+                            resolve_device(self.device),
                             criterion_params,
                             None,
                             with_schedule=False,

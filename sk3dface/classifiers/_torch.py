@@ -1,4 +1,4 @@
-"""Torch session state (seed, threads), device choice and input checks shared by the nets."""
+"""Torch session state (seed, threads) and input checks shared by the nets."""
 
 from __future__ import annotations
 
@@ -28,25 +28,6 @@ def _torch_session(seed: int | None, n_threads: int | None):
             yield
     finally:
         torch.set_num_threads(previous_threads)
-
-
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:index]'."
-        ) from exc
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='auto' (CUDA when present, else CPU) or device='cpu'."
-        )
-    return device
 
 
 def _check_finite_float32(X: np.ndarray, name: str) -> np.ndarray:

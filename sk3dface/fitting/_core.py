@@ -20,13 +20,17 @@ and the model's N(0, 1) prior.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, fields, replace
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
 from sk3dface.models._camera import rotation_angles
+from sk3dface.utils._array_api import array_namespace, linalg_errors, namespace, to_numpy
 
 # Far-side jaw points of a turned face get weight 1 / (1 + (yaw / CONTOUR_YAW)**2).
 CONTOUR_YAW = 15.0
@@ -99,6 +103,7 @@ def fit_landmarks(
     contour: np.ndarray | None = None,
     min_points: int = 6,
     n_jobs: int | None = None,
+    device: str | None = None,
 ) -> LandmarkFit:
     """Fit pose, identity and expression coefficients to 2-D landmarks.
 
@@ -129,6 +134,9 @@ def fit_landmarks(
         Views with fewer finite points are failed.
     n_jobs : int or None
         Threads working on chunks of samples (joblib semantics: None is 1, -1 all cores).
+    device : str or None
+        None: numpy. A torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``): the
+        same algorithm in float64 torch on that device, with chunks 16 times larger on a GPU.
 
     Returns
     -------
@@ -145,16 +153,13 @@ def fit_landmarks(
         # A shared alpha's prior is split evenly over the sample's views, so that the
         # per-view terms summed over a sample count it once.
         ridge[:n_alpha] /= n_views
+    xp, device = namespace(device)
     model = _Model.build(mean, basis, ridge=ridge, n_alpha=n_alpha, contour=contour)
-    options = dict(
-        focal_length=focal_length,
-        n_iter=n_iter,
-        joint=joint,
-        contour=contour,
-        min_points=min_points,
-    )
+    model = model.to(xp, device)
+    options = dict(focal_length=focal_length, n_iter=n_iter, joint=joint, min_points=min_points)
     per_sample = n_views * (L * (3 * n_coef + 12) + (n_coef + 6) ** 2)
-    chunk = max(1, _CHUNK_FLOATS // per_sample)
+    on_gpu = device is not None and not str(device).startswith("cpu")
+    chunk = max(1, _CHUNK_FLOATS * (16 if on_gpu else 1) // per_sample)
     n_threads = effective_n_jobs(n_jobs)
     if n_threads > 1:  # give every thread work, in chunks still large enough to be efficient
         chunk = max(min(chunk, 64), min(chunk, -(-n // n_threads)))
@@ -181,20 +186,25 @@ _SYM3 = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 @dataclass
 class _Model:
-    """The landmark model with the products of its basis the normal equations need."""
+    """The landmark model with the products of its basis the normal equations need.
 
-    mean: np.ndarray  # (L, 3)
-    basis: np.ndarray  # (L, 3, K)
+    Built with numpy, then moved (:meth:`to`) into the array namespace ``xp`` of the fit.
+    """
+
+    mean: Any  # (L, 3)
+    basis: Any  # (L, 3, K)
     # sum_{j<=k} G[(j, k), l] holds the upper triangle of B_lj^T B_lk + B_lk^T B_lj (j != k)
-    gram: np.ndarray  # (6 * L, K * (K + 1) / 2)
-    triangle: np.ndarray  # (K * K,) index of each (k, h) entry into the upper triangle
-    ridge: np.ndarray  # (K,) prior weight of each coefficient in one view's objective
+    gram: Any  # (6 * L, K * (K + 1) / 2)
+    triangle: Any  # (K * K,) index of each (k, h) entry into the upper triangle
+    ridge: Any  # (K,) prior weight of each coefficient in one view's objective
     n_alpha: int
     # Landmark groups whose points share one weight in a complete view (the near jaw side,
     # the far jaw side, the rest): the same products summed over each group, full K x K.
-    groups: np.ndarray  # (L,) group of each landmark
-    group_first: np.ndarray  # (n_groups,) one landmark of each group
-    group_gram: np.ndarray  # (n_groups * 6, K * K)
+    groups: Any  # (L,) group of each landmark
+    group_first: Any  # (n_groups,) one landmark of each group
+    group_gram: Any  # (n_groups * 6, K * K)
+    contour: Any = None  # (L,) jaw side of each landmark, or None
+    xp: ModuleType = np
 
     @classmethod
     def build(cls, mean, basis, *, ridge, n_alpha, contour=None):
@@ -227,44 +237,75 @@ class _Model:
             groups,
             group_first,
             group_gram,
+            None if contour is None else np.asarray(contour, dtype=float),
         )
 
+    def to(self, xp: ModuleType, device) -> _Model:
+        """This model with every array in namespace ``xp`` on ``device``."""
+        if xp is np:
+            return self
+        moved = {
+            f.name: xp.asarray(value, device=device, copy=True)
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), np.ndarray)
+        }
+        return replace(self, xp=xp, **moved)
+
+    def constant(self, value):
+        """A float64 array of ``value`` in this model's namespace and on its device."""
+        return self.xp.asarray(value, dtype=self.xp.float64, device=_device(self.mean))
+
     def shape(self, coef):
-        L = len(self.mean)
-        return self.mean + (coef @ self.basis.reshape(3 * L, -1).T).reshape(-1, L, 3)
+        L = self.mean.shape[0]
+        flat = self.xp.reshape(self.basis, (3 * L, -1))
+        return self.mean + self.xp.reshape(coef @ self.xp.matrix_transpose(flat), (-1, L, 3))
+
+
+def _device(array):
+    return getattr(array, "device", None)
+
+
+def _transpose(a):
+    """Swap the last two axes."""
+    return array_namespace(a).matrix_transpose(a)
 
 
 def _fit_chunk(points, model, **options):
+    if model.xp is not np:
+        points = model.xp.asarray(points, device=_device(model.mean), copy=True)
+        return _fit_chunk_unguarded(points, model, **options)
     # NaN and overflow are expected and handled here: the views that produce them are
     # marked failed. numpy's RuntimeWarnings about them would only alarm the user.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _fit_chunk_unguarded(points, model, **options)
 
 
-def _fit_chunk_unguarded(points, model, *, focal_length, n_iter, joint, contour, min_points):
+def _fit_chunk_unguarded(points, model, *, focal_length, n_iter, joint, min_points):
+    xp = model.xp
     n, n_views, L, _ = points.shape
     m = n * n_views
-    valid = np.isfinite(points).all(axis=-1).reshape(m, L)
-    q = np.where(valid[..., None], points.reshape(m, L, 2), 0.0) * _LIFT
-    missing = ~valid.any(axis=1)
-    in_range = (np.abs(q) <= MAX_COORDINATE).all(axis=(1, 2))
-    q = np.where(in_range[:, None, None], q, 0.0)
-    usable = in_range & (valid.sum(axis=1) >= min_points)
+    valid = xp.all(xp.isfinite(points), axis=-1).reshape(m, L)
+    lift = model.constant(_LIFT)
+    q = xp.where(valid[..., None], points.reshape(m, L, 2), 0.0) * lift
+    missing = ~xp.any(valid, axis=1)
+    in_range = xp.all(xp.abs(q) <= MAX_COORDINATE, axis=(1, 2))
+    q = xp.where(in_range[:, None, None], q, 0.0)
+    usable = in_range & (xp.sum(valid, axis=1) >= min_points)
     usable &= ~_degenerate(q, valid & in_range[:, None])
     # unusable views take no part in the solve (weight 0, points 0): like missing views,
     # they cannot disturb the shared alpha of their sample
-    q = np.where(usable[:, None, None], q, 0.0)
+    q = xp.where(usable[:, None, None], q, 0.0)
     # The closed-form pose start needs well-posed data for every batch member: unusable
     # views get a stand-in (the frontal mean) there, and weight 0 everywhere else.
-    q_start = np.where(usable[:, None, None], q, model.mean[None, :, :2])
-    w_start = np.where(usable[:, None], valid, True).astype(float)
-    w_data = valid * usable[:, None]
+    q_start = xp.where(usable[:, None, None], q, model.mean[None, :, :2])
+    w_start = xp.asarray(xp.where(usable[:, None], valid, True), dtype=xp.float64)
+    w_data = xp.asarray(valid & usable[:, None], dtype=xp.float64)
     group = n_views if joint else 1
 
-    S = np.broadcast_to(model.mean, (m, L, 3))
+    S = xp.broadcast_to(model.mean, (m, L, 3))
     R, s, t = _affine_pose(S, q_start, w_start)
     for round_ in range(n_iter):
-        w = w_data * _contour_weights(R, contour)
+        w = w_data * _contour_weights(R, model.contour)
         if round_ == 0:
             q_fit = _depth_corrected(q, S, R, s, t, focal_length)
             coef = _shape_step(q_fit, model, R, s, t, w, group)
@@ -273,49 +314,57 @@ def _fit_chunk_unguarded(points, model, *, focal_length, n_iter, joint, contour,
 
     S = model.shape(coef)
     error = _project_lifted(S, R, t, s, focal_length) - q
-    residual = np.sqrt((valid * (error**2).sum(-1)).sum(1) / np.maximum(valid.sum(1), 1))
-    angles = np.stack(rotation_angles(R), axis=-1)
-    translation = t * _LIFT
-    solved = np.isfinite(coef).all(1) & np.isfinite(angles).all(1) & np.isfinite(translation).all(1)
-    solved &= np.isfinite(residual) & (s > 0) & np.isfinite(s)
+    n_valid = xp.asarray(xp.sum(valid, axis=1), dtype=xp.float64)
+    residual = xp.sqrt(xp.sum(valid * xp.sum(error**2, axis=-1), axis=1) / xp.clip(n_valid, min=1))
+    angles = xp.stack(rotation_angles(R), axis=-1)
+    translation = t * lift
+    solved = xp.all(xp.isfinite(coef), axis=1) & xp.all(xp.isfinite(angles), axis=1)
+    solved &= xp.all(xp.isfinite(translation), axis=1)
+    solved &= xp.isfinite(residual) & (s > 0) & xp.isfinite(s)
     solved &= residual <= _spread(q, valid)
     failed = ~missing & ~(usable & solved)
     bad = missing | failed
     for array in (coef, angles, translation):
-        array[bad] = np.nan
+        array[bad] = math.nan
 
     def out(a):
-        return a.reshape(n, n_views, *a.shape[1:])
+        return to_numpy(a).reshape(n, n_views, *a.shape[1:])
 
     return LandmarkFit(
         alpha=out(coef[:, : model.n_alpha]),
         beta=out(coef[:, model.n_alpha :]),
         angles=out(angles),
         translation=out(translation),
-        scale=out(np.where(bad, np.nan, s)),
-        residual=out(np.where(bad, np.nan, residual)),
+        scale=out(xp.where(bad, math.nan, s)),
+        residual=out(xp.where(bad, math.nan, residual)),
         missing=out(missing),
         failed=out(failed),
     )
 
 
+def _centred(q, valid):
+    """The view's valid points minus their centroid (weight 0 elsewhere), and their count."""
+    xp = array_namespace(q)
+    w = xp.asarray(valid, dtype=xp.float64)
+    total = xp.clip(xp.sum(w, axis=1), min=1.0)
+    centre = xp.sum(w[..., None] * q, axis=1) / total[:, None]
+    return (q - centre[:, None]) * w[..., None], centre, total
+
+
 def _spread(q, valid):
     """RMS distance of a view's valid points from their centroid, (m,)."""
-    w = valid.astype(float)
-    total = np.maximum(w.sum(1), 1.0)
-    centre = (w[..., None] * q).sum(1) / total[:, None]
-    return np.sqrt((w * ((q - centre[:, None]) ** 2).sum(-1)).sum(1) / total)
+    xp = array_namespace(q)
+    d, _, total = _centred(q, valid)
+    return xp.sqrt(xp.sum(d**2, axis=(1, 2)) / total)
 
 
 def _degenerate(q, valid):
     """All points (nearly) equal or collinear: no pose can be estimated."""
-    w = valid.astype(float)
-    total = np.maximum(w.sum(1), 1.0)
-    centre = (w[..., None] * q).sum(1) / total[:, None]
-    d = (q - centre[:, None]) * w[..., None]
-    eig = np.linalg.eigvalsh(np.swapaxes(d, 1, 2) @ d / total[:, None, None])
-    size2 = (centre**2).sum(1) + eig[:, 1]
-    return (eig[:, 1] <= 1e-12 * np.maximum(size2, 1e-300)) | (
+    xp = array_namespace(q)
+    d, centre, total = _centred(q, valid)
+    eig = xp.linalg.eigvalsh(_transpose(d) @ d / total[:, None, None])
+    size2 = xp.sum(centre**2, axis=1) + eig[:, 1]
+    return (eig[:, 1] <= 1e-12 * xp.clip(size2, min=1e-300)) | (
         eig[:, 0] <= _DEGENERATE_RATIO * eig[:, 1]
     )
 
@@ -323,13 +372,14 @@ def _degenerate(q, valid):
 def _contour_weights(R, contour):
     if contour is None:
         return 1.0
+    xp = array_namespace(R)
     yaw = rotation_angles(R)[0]
-    far = contour[None, :] * np.sign(yaw)[:, None] > 0
-    return np.where(far, 1.0 / (1.0 + (yaw[:, None] / CONTOUR_YAW) ** 2), 1.0)
+    far = contour[None, :] * xp.sign(yaw)[:, None] > 0
+    return xp.where(far, 1.0 / (1.0 + (yaw[:, None] / CONTOUR_YAW) ** 2), 1.0)
 
 
 def _project_lifted(S, R, t, s, focal_length):
-    Y = S @ np.swapaxes(R, -1, -2)
+    Y = S @ _transpose(R)
     xy = s[..., None, None] * Y[..., :2]
     if focal_length is not None:
         xy = xy / _depth_factor(Y[..., 2], s, focal_length)[..., None]
@@ -339,68 +389,72 @@ def _project_lifted(S, R, t, s, focal_length):
 def _depth_factor(z, s, focal_length):
     # depth of a point / depth of the model origin = 1 - z / d with d = f / s; clipped so
     # that a point behind the camera cannot flip the projection during the iterations.
-    return np.maximum(1.0 - z * (s[..., None] / focal_length), 0.1)
+    return array_namespace(z).clip(1.0 - z * (s[..., None] / focal_length), min=0.1)
 
 
 def _depth_corrected(q, S, R, s, t, focal_length):
     """POSIT-style: perspective points -> the points a scaled orthographic camera would give."""
     if focal_length is None:
         return q
-    z = (S @ np.swapaxes(R, -1, -2))[..., 2]
+    z = (S @ _transpose(R))[..., 2]
     return t[:, None, :] + (q - t[:, None, :]) * _depth_factor(z, s, focal_length)[..., None]
 
 
 def _affine_pose(S, q, w):
     """Closed-form start: weighted affine camera, projected to the nearest scaled rotation."""
-    total = w.sum(1)[:, None]
-    Sc = S - (w[..., None] * S).sum(1)[:, None] / total[..., None]
-    qc = q - (w[..., None] * q).sum(1)[:, None] / total[..., None]
-    Scw = Sc * w[..., None]
-    A = np.swapaxes(Scw, 1, 2) @ Sc  # (m, 3, 3)
-    B = np.swapaxes(Scw, 1, 2) @ qc  # (m, 3, 2)
-    A += 1e-12 * np.trace(A, axis1=1, axis2=2)[:, None, None] * np.eye(3)
-    P = np.swapaxes(_solve(A, B), 1, 2)  # the affine camera, (m, 2, 3)
-    U, sv, Vt = np.linalg.svd(P, full_matrices=False)
+    xp = array_namespace(S)
+    total = xp.sum(w, axis=1)[:, None]
+    Sc = S - xp.sum(w[..., None] * S, axis=1)[:, None] / total[..., None]
+    qc = q - xp.sum(w[..., None] * q, axis=1)[:, None] / total[..., None]
+    Scw = _transpose(Sc * w[..., None])
+    A = Scw @ Sc  # (m, 3, 3)
+    B = Scw @ qc  # (m, 3, 2)
+    A += 1e-12 * xp.linalg.trace(A)[:, None, None] * xp.eye(3, dtype=A.dtype, device=_device(A))
+    P = _transpose(_solve(A, B))  # the affine camera, (m, 2, 3)
+    U, sv, Vt = xp.linalg.svd(P, full_matrices=False)
     R2 = U @ Vt
-    R = np.concatenate([R2, np.cross(R2[:, 0], R2[:, 1])[:, None]], axis=1)
-    s = sv.mean(1)
-    t = (w[..., None] * (q - s[:, None, None] * (S @ np.swapaxes(R2, 1, 2)))).sum(1) / total
+    R = xp.concat([R2, xp.linalg.cross(R2[:, 0], R2[:, 1])[:, None]], axis=1)
+    s = xp.mean(sv, axis=1)
+    t = xp.sum(w[..., None] * (q - s[:, None, None] * (S @ _transpose(R2))), axis=1) / total
     return R, s, t
 
 
-def _pose_terms(S, q, w, R, s, t):
+def _pose_terms(S, q, w, R, s, t, model):
     """Residuals and the pose part of the normal equations, from 4x4 weighted moments."""
-    a = np.concatenate(
-        [s[:, None, None] * (S @ np.swapaxes(R, 1, 2)), np.ones_like(S[..., :1])], axis=-1
-    )
+    xp = model.xp
+    a = xp.concat([s[:, None, None] * (S @ _transpose(R)), xp.ones_like(S[..., :1])], axis=-1)
     e = q - (a[..., :2] + t[:, None, :])
-    aw = np.swapaxes(a * w[..., None], 1, 2)  # (m, 4, L)
+    aw = _transpose(a * w[..., None])  # (m, 4, L)
     moments = aw @ a
     ge = aw @ e  # (m, 4, 2)
-    H = _JX @ moments @ _JX.T + _JY @ moments @ _JY.T
-    g = (_JX @ ge[..., 0:1] + _JY @ ge[..., 1:2])[..., 0]
+    JX, JY = model.constant(_JX), model.constant(_JY)
+    H = JX @ moments @ JX.T + JY @ moments @ JY.T
+    g = (JX @ ge[..., 0:1] + JY @ ge[..., 1:2])[..., 0]
     return e, aw, H, g
 
 
 def _update_pose(R, s, t, step):
+    xp = array_namespace(R)
     R = _rodrigues(step[:, :3]) @ R
-    s = s * np.exp(np.clip(step[:, 3], -1.0, 1.0))
+    s = s * xp.exp(xp.clip(step[:, 3], min=-1.0, max=1.0))
     return R, s, t + step[:, 4:6]
 
 
 def _pose_damping(H):
-    diag = np.diagonal(H, axis1=-2, axis2=-1)
-    return (1e-6 * diag + 1e-9)[..., None] * np.eye(H.shape[-1])
+    xp = array_namespace(H)
+    diag = xp.linalg.diagonal(H)
+    return (1e-6 * diag + 1e-9)[..., None] * xp.eye(H.shape[-1], dtype=H.dtype, device=_device(H))
 
 
 def _rodrigues(omega):
-    theta = np.linalg.norm(omega, axis=1)
-    k = omega / np.where(theta > 0, theta, 1.0)[:, None]
-    K = np.zeros((len(omega), 3, 3))
+    xp = array_namespace(omega)
+    theta = xp.linalg.vector_norm(omega, axis=1)
+    k = omega / xp.where(theta > 0, theta, 1.0)[:, None]
+    K = xp.zeros((omega.shape[0], 3, 3), dtype=omega.dtype, device=_device(omega))
     K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
     K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = k[:, 2], -k[:, 1], k[:, 0]
-    st, ct = np.sin(theta)[:, None, None], np.cos(theta)[:, None, None]
-    return np.eye(3) + st * K + (1 - ct) * (K @ K)
+    st, ct = xp.sin(theta)[:, None, None], xp.cos(theta)[:, None, None]
+    return xp.eye(3, dtype=omega.dtype, device=_device(omega)) + st * K + (1 - ct) * (K @ K)
 
 
 def _coef_normal(model, R, s, w):
@@ -412,34 +466,40 @@ def _coef_normal(model, R, s, w):
     precomputed too: 6 x n_groups products of K x K matrices, whatever L. Other views (with
     missing points) sum over their landmarks: one GEMM.
     """
+    xp = model.xp
     m, L = w.shape
     K = model.basis.shape[-1]
+    n_groups = model.group_first.shape[0]
     r3 = R[:, 2]
-    P = np.stack([float(j == k) - r3[:, j] * r3[:, k] for j, k in _SYM3], axis=1)
+    P = xp.stack([float(j == k) - r3[:, j] * r3[:, k] for j, k in _SYM3], axis=1)
     P *= (s**2)[:, None]
     group_weight = w[:, model.group_first]  # (m, n_groups)
-    regular = (w == group_weight[:, model.groups]).all(1)
-    left = (group_weight[:, :, None] * P[:, None, :]).reshape(m, 6 * len(model.group_first))
-    H = (left @ model.group_gram).reshape(m, K, K)
-    if not regular.all():
-        other = np.flatnonzero(~regular)
+    regular = xp.all(w == group_weight[:, model.groups], axis=1)
+    left = xp.reshape(group_weight[:, :, None] * P[:, None, :], (m, 6 * n_groups))
+    H = xp.reshape(left @ model.group_gram, (m, K, K))
+    if not bool(xp.all(regular)):
+        other = xp.nonzero(~regular)[0]
         left = P[other][:, :, None] * w[other][:, None, :]  # (m_other, 6, L)
-        upper = left.reshape(len(other), 6 * L) @ model.gram
-        H[other] = upper[:, model.triangle].reshape(-1, K, K)
+        upper = xp.reshape(left, (other.shape[0], 6 * L)) @ model.gram
+        H[other] = xp.reshape(upper[:, model.triangle], (-1, K, K))
     return H
 
 
 def _coef_gradient(model, R, s, w, e):
     """sum_l w_l M_l^T e_l, (m, K)."""
+    xp = model.xp
     m, L = w.shape
     back = (s[:, None, None] * w[..., None]) * (e @ R[:, :2])  # (m, L, 3): w s R[:2]^T e_l
-    return back.reshape(m, 3 * L) @ model.basis.reshape(3 * L, -1)
+    return xp.reshape(back, (m, 3 * L)) @ xp.reshape(model.basis, (3 * L, -1))
 
 
 def _shape_step(q, model, R, s, t, w, group):
     """Ridge least squares for the coefficients given the pose."""
-    e = q - t[:, None, :] - s[:, None, None] * (model.mean @ np.swapaxes(R[:, :2], 1, 2))
-    H = _coef_normal(model, R, s, w) + np.diag(model.ridge)
+    xp = model.xp
+    e = q - t[:, None, :] - s[:, None, None] * (model.mean @ _transpose(R[:, :2]))
+    K = model.ridge.shape[0]
+    H = _coef_normal(model, R, s, w)
+    H[:, xp.arange(K), xp.arange(K)] += model.ridge
     g = _coef_gradient(model, R, s, w, e)
     return _solve_grouped(H, g, model.n_alpha if group > 1 else 0, group)
 
@@ -448,21 +508,24 @@ def _gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length):
     """One damped Gauss-Newton step on pose and coefficients together; see _solve_step."""
     if focal_length is not None:
         return _perspective_gauss_newton_step(q, model, coef, R, s, t, w, group, focal_length)
+    xp = model.xp
     m, L = w.shape
     K = model.basis.shape[-1]
     S = model.shape(coef)
-    e, aw, Hpp, gp = _pose_terms(S, q, w, R, s, t)
+    e, aw, Hpp, gp = _pose_terms(S, q, w, R, s, t, model)
     # pose-coefficient block: (_JX, _JY) applied to sum_l w_l a_l (s R[:2] B_l)
-    aB = (aw.reshape(m * 4, L) @ model.basis.reshape(L, 3 * K)).reshape(m, 4, 3, K)
-    T = (s[:, None, None] * R[:, :2]) @ aB.transpose(0, 2, 1, 3).reshape(m, 3, 4 * K)
-    T = T.reshape(m, 2, 4, K)
-    Hpx = _JX @ T[:, 0] + _JY @ T[:, 1]  # (m, 6, K)
-    H = np.empty((m, 6 + K, 6 + K))
+    aB = xp.reshape(xp.reshape(aw, (m * 4, L)) @ xp.reshape(model.basis, (L, 3 * K)),
+                    (m, 4, 3, K))  # fmt: skip
+    T = (s[:, None, None] * R[:, :2]) @ xp.reshape(xp.permute_dims(aB, (0, 2, 1, 3)),
+                                                   (m, 3, 4 * K))  # fmt: skip
+    T = xp.reshape(T, (m, 2, 4, K))
+    Hpx = model.constant(_JX) @ T[:, 0] + model.constant(_JY) @ T[:, 1]  # (m, 6, K)
+    H = xp.empty((m, 6 + K, 6 + K), dtype=xp.float64, device=_device(q))
     H[:, :6, :6] = Hpp
     H[:, :6, 6:] = Hpx
-    H[:, 6:, :6] = np.swapaxes(Hpx, 1, 2)
+    H[:, 6:, :6] = _transpose(Hpx)
     H[:, 6:, 6:] = _coef_normal(model, R, s, w)
-    g = np.concatenate([gp, _coef_gradient(model, R, s, w, e)], axis=1)
+    g = xp.concat([gp, _coef_gradient(model, R, s, w, e)], axis=1)
     return _solve_step(H, g, e, q, model, coef, R, s, t, w, group, None)
 
 
@@ -472,31 +535,35 @@ def _perspective_gauss_newton_step(q, model, coef, R, s, t, w, group, focal_leng
     p = t + s Y[:2] / d with Y = R X, d = 1 - (s / f) Y_z, so for anything moving Y:
     dp = (s / d) [I_2 | (s / f) Y[:2] / d] dY, and dp / d log s = s Y[:2] / d^2.
     """
+    xp = model.xp
     m, L = w.shape
     K = model.basis.shape[-1]
-    Y = model.shape(coef) @ np.swapaxes(R, 1, 2)
+    like = dict(dtype=xp.float64, device=_device(q))
+    Y = model.shape(coef) @ _transpose(R)
     d = _depth_factor(Y[..., 2], s, focal_length)
     k = (s / focal_length)[:, None]
-    A = np.zeros((m, L, 2, 3))
-    A[..., 0, 0] = A[..., 1, 1] = 1.0
+    A = xp.zeros((m, L, 2, 3), **like)
+    A[..., 0, 0] = 1.0
+    A[..., 1, 1] = 1.0
     A[..., 2] = (k / d)[..., None] * Y[..., :2]
     A *= (s[:, None] / d)[..., None, None]
     e = q - (t[:, None, :] + s[:, None, None] * Y[..., :2] / d[..., None])
-    cross = np.zeros((m, L, 3, 3))  # dY / d(rotation increment) = -[Y]x
-    cross[..., 0, 1], cross[..., 0, 2], cross[..., 1, 2] = Y[..., 2], -Y[..., 1], Y[..., 0]
-    cross -= np.swapaxes(cross, -1, -2)
-    J = np.concatenate(
+    upper = xp.zeros((m, L, 3, 3), **like)  # dY / d(rotation increment) = -[Y]x
+    upper[..., 0, 1], upper[..., 0, 2], upper[..., 1, 2] = Y[..., 2], -Y[..., 1], Y[..., 0]
+    cross = upper - _transpose(upper)
+    J = xp.concat(
         [
             A @ cross,
             (s[:, None, None] * Y[..., :2] / d[..., None] ** 2)[..., None],
-            np.broadcast_to(np.eye(2), (m, L, 2, 2)),
+            xp.broadcast_to(xp.eye(2, **like), (m, L, 2, 2)),
             A @ (R[:, None] @ model.basis[None]),  # dY / d coef = R B_l
         ],
         axis=-1,
-    ).reshape(m, 2 * L, 6 + K)
-    Jw = J * np.repeat(w, 2, axis=1)[..., None]
-    H = np.swapaxes(Jw, 1, 2) @ J
-    g = (np.swapaxes(Jw, 1, 2) @ e.reshape(m, 2 * L, 1))[..., 0]
+    )
+    J = xp.reshape(J, (m, 2 * L, 6 + K))
+    Jw = J * xp.repeat(w, 2, axis=1)[..., None]
+    H = _transpose(Jw) @ J
+    g = (_transpose(Jw) @ xp.reshape(e, (m, 2 * L, 1)))[..., 0]
     return _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length)
 
 
@@ -505,21 +572,22 @@ def _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length):
     and keep the step (or, failing that, a half or a quarter of it) only where it lowers the
     objective: per sample when alpha is shared. The half and quarter steps are tried on the
     samples that still need them only."""
+    xp = model.xp
     ka, K = model.n_alpha, model.basis.shape[-1]
     H[:, :6, :6] += _pose_damping(H[:, :6, :6])
-    diagonal = np.arange(6, 6 + K)
+    diagonal = xp.arange(6, 6 + K, device=_device(H))
     H[:, diagonal, diagonal] += model.ridge
     g[:, 6:] -= model.ridge * coef
     shared = ka if group > 1 else 0
     if shared:
         # unknowns ordered [alpha, pose, beta] so that a shared alpha comes first
-        order = np.r_[6 : 6 + ka, 0:6, 6 + ka : 6 + K]
-        step = np.empty_like(g)
+        order = xp.asarray(np.r_[6 : 6 + ka, 0:6, 6 + ka : 6 + K], device=_device(H))
+        step = xp.empty_like(g)
         step[:, order] = _solve_grouped(H[:, order][:, :, order], g[:, order], shared, group)
     else:
         step = _solve(H, g[..., None])[..., 0]
     best = _objective(e, w, coef, model.ridge, group)
-    todo = np.isfinite(step).all(1)
+    todo = xp.all(xp.isfinite(step), axis=1)
     rows = slice(None)  # the views of the samples still trying, all of them at first
     for fraction in (1.0, 0.5, 0.25):
         R1, s1, t1 = _update_pose(R[rows], s[rows], t[rows], fraction * step[rows, :6])
@@ -527,23 +595,26 @@ def _solve_step(H, g, e, q, model, coef, R, s, t, w, group, focal_length):
         e1 = q[rows] - _project_lifted(model.shape(coef1), R1, t1, s1, focal_length)
         value = _objective(e1, w[rows], coef1, model.ridge, group)
         samples = slice(None) if isinstance(rows, slice) else rows[::group] // group
-        keep = np.repeat(value <= best[samples] * (1 + 1e-10), group) & todo[rows]  # ties
-        kept = np.flatnonzero(keep)
+        keep = xp.repeat(value <= best[samples] * (1 + 1e-10), group) & todo[rows]  # ties
+        kept = xp.nonzero(keep)[0]
         target = kept if isinstance(rows, slice) else rows[kept]
         R[target], s[target], t[target], coef[target] = R1[kept], s1[kept], t1[kept], coef1[kept]
-        best[samples] = np.where(keep.reshape(-1, group).all(1), value, best[samples])
+        best[samples] = xp.where(xp.all(xp.reshape(keep, (-1, group)), axis=1), value,
+                                 best[samples])  # fmt: skip
         todo[target] = False
-        waiting = todo.reshape(-1, group).any(1)
-        if not waiting.any():
+        waiting = xp.any(xp.reshape(todo, (-1, group)), axis=1)
+        if not bool(xp.any(waiting)):
             break
-        rows = (np.flatnonzero(waiting)[:, None] * group + np.arange(group)).ravel()
+        waiting = xp.nonzero(waiting)[0]
+        rows = xp.reshape(waiting[:, None] * group + xp.arange(group, device=_device(H)), (-1,))
     return R, s, t, coef
 
 
 def _objective(e, w, coef, ridge, group):
-    value = (w * (e**2).sum(-1)).sum(1) + (ridge * coef**2).sum(1)
-    value = np.where(np.isfinite(value), value, np.inf)
-    return value.reshape(-1, group).sum(1)
+    xp = array_namespace(e)
+    value = xp.sum(w * xp.sum(e**2, axis=-1), axis=1) + xp.sum(ridge * coef**2, axis=1)
+    value = xp.where(xp.isfinite(value), value, math.inf)
+    return xp.sum(xp.reshape(value, (-1, group)), axis=1)
 
 
 def _solve_grouped(H, g, n_shared, group):
@@ -552,26 +623,29 @@ def _solve_grouped(H, g, n_shared, group):
     complement), the shared ones solved from the summed reduced systems."""
     if n_shared == 0 or group == 1:
         return _solve(H, g[..., None])[..., 0]
+    xp = array_namespace(H)
     a, b = slice(0, n_shared), slice(n_shared, g.shape[1])
-    Z = _solve(H[:, b, b], np.concatenate([H[:, b, a], g[:, b, None]], axis=2))
+    Z = _solve(H[:, b, b], xp.concat([H[:, b, a], g[:, b, None]], axis=2))
     Haa = H[:, a, a] - H[:, a, b] @ Z[..., :n_shared]
     ga = g[:, a] - (H[:, a, b] @ Z[..., n_shared:])[..., 0]
-    Haa = Haa.reshape(-1, group, n_shared, n_shared).sum(1)
-    ga = ga.reshape(-1, group, n_shared).sum(1)
-    shared = np.repeat(_solve(Haa, ga[..., None])[..., 0], group, axis=0)
+    Haa = xp.sum(xp.reshape(Haa, (-1, group, n_shared, n_shared)), axis=1)
+    ga = xp.sum(xp.reshape(ga, (-1, group, n_shared)), axis=1)
+    shared = xp.repeat(_solve(Haa, ga[..., None])[..., 0], group, axis=0)
     own = Z[..., n_shared] - (Z[..., :n_shared] @ shared[..., None])[..., 0]
-    return np.concatenate([shared, own], axis=1)
+    return xp.concat([shared, own], axis=1)
 
 
 def _solve(A, B):
     """Batched ``solve(A, B)`` that never raises: singular members fall back to the
     pseudo-inverse, members with non-finite entries (overflow) give NaN."""
-    finite = np.isfinite(A).all((-2, -1)) & np.isfinite(B).all((-2, -1))
-    if not finite.all():
-        A = np.where(finite[..., None, None], A, np.eye(A.shape[-1]))
-        B = np.where(finite[..., None, None], B, 0.0)
+    xp = array_namespace(A)
+    finite = xp.all(xp.isfinite(A), axis=(-2, -1)) & xp.all(xp.isfinite(B), axis=(-2, -1))
+    if not bool(xp.all(finite)):
+        A = xp.where(finite[..., None, None], A,
+                     xp.eye(A.shape[-1], dtype=A.dtype, device=_device(A)))  # fmt: skip
+        B = xp.where(finite[..., None, None], B, 0.0)
     try:
-        X = np.linalg.solve(A, B)
-    except np.linalg.LinAlgError:
-        X = np.linalg.pinv(A) @ B
-    return np.where(finite[..., None, None], X, np.nan)
+        X = xp.linalg.solve(A, B)
+    except linalg_errors(xp):
+        X = xp.linalg.pinv(A) @ B
+    return xp.where(finite[..., None, None], X, math.nan)

@@ -25,6 +25,7 @@ from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._core import MAX_COORDINATE, contour_sides, fit_landmarks
 from sk3dface.models._morphable_model import MorphableModel
 from sk3dface.models.io import load_model
+from sk3dface.utils._array_api import resolve_device
 from sk3dface.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -98,6 +99,13 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         Threads working on chunks of samples (joblib semantics: None is 1 unless inside
         ``joblib.parallel_config``, -1 all cores). The fit is batched numpy either way; BLAS
         runs single-threaded inside it because its matrices are small.
+    device : str or None, default=None
+        None fits with numpy. A torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or
+        ``"auto"``: CUDA when present, else the CPU) runs the same algorithm in float64
+        torch, written once against the Python array API (``array-api-compat``): results
+        equal numpy's to 1e-6 (tested). On a GPU, batches of millions of landmark sets
+        fit in large chunks; on the CPU torch is about as fast as numpy. Input and output
+        stay numpy arrays.
 
     Attributes
     ----------
@@ -151,6 +159,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         "contour": [StrOptions({"downweight", "fixed"})],
         "on_error": [StrOptions({"warn", "raise"})],
         "n_jobs": [Integral, None],
+        "device": [str, None],
     }
 
     def __init__(
@@ -169,6 +178,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         contour: str = "downweight",
         on_error: str = "warn",
         n_jobs: int | None = None,
+        device: str | None = None,
     ) -> None:
         self.model = model
         self.n_alpha = n_alpha
@@ -183,6 +193,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         self.contour = contour
         self.on_error = on_error
         self.n_jobs = n_jobs
+        self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> MorphableCoefficientExtractor:
@@ -207,6 +218,8 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         """
         names = getattr(X, "columns", None)
         X = self._validate_landmarks(X, reset=True)
+        if self.device is not None:
+            resolve_device(self.device)  # a clear error now, not at the first transform
         if self.camera == "perspective" and self.focal_length is None:
             raise ValueError(
                 "camera='perspective' needs focal_length (in pixels, e.g. the image width "
@@ -252,6 +265,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
             joint=self.multiview == "joint",
             contour=contour_sides(model.mean) if self.contour == "downweight" else None,
             n_jobs=self.n_jobs,
+            device=self.device,
         )
         _logger.info(
             "fitted %d sample(s) (%s) in %.2f s",

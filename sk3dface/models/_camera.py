@@ -8,9 +8,14 @@ Convention: model space is right-handed with ``x`` towards the subject's left, `
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+from sk3dface.utils._array_api import array_namespace
+
+_DEGREES = 180.0 / math.pi
 
 
 def rotation_matrix(yaw: Any = 0.0, pitch: Any = 0.0, roll: Any = 0.0) -> np.ndarray:
@@ -77,13 +82,15 @@ def rotation_angles(R: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     >>> [round(float(a), 6) for a in rotation_angles(rotation_matrix(30.0, -10.0, 5.0))]
     [30.0, -10.0, 5.0]
     """
-    R = np.asarray(R, dtype=np.float64)
-    if R.shape[-2:] != (3, 3):
+    xp = array_namespace(R)  # torch tensors stay torch tensors (the torch fitter)
+    if xp is np:
+        R = np.asarray(R, dtype=np.float64)
+    if tuple(R.shape[-2:]) != (3, 3):
         raise ValueError(f"R must have shape (..., 3, 3); got an array with shape {R.shape}.")
-    yaw = np.arctan2(-R[..., 2, 0], np.hypot(R[..., 0, 0], R[..., 1, 0]))
-    pitch = np.arctan2(R[..., 2, 1], R[..., 2, 2])
-    roll = np.arctan2(R[..., 1, 0], R[..., 0, 0])
-    return np.rad2deg(yaw), np.rad2deg(pitch), np.rad2deg(roll)
+    yaw = xp.atan2(-R[..., 2, 0], xp.hypot(R[..., 0, 0], R[..., 1, 0]))
+    pitch = xp.atan2(R[..., 2, 1], R[..., 2, 2])
+    roll = xp.atan2(R[..., 1, 0], R[..., 0, 0])
+    return yaw * _DEGREES, pitch * _DEGREES, roll * _DEGREES
 
 
 def project(
