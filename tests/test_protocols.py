@@ -213,3 +213,52 @@ def test_report_confusion_matrix_of_the_out_of_fold_predictions():
     plt.close("all")
     with pytest.raises(ValueError, match="no out-of-fold predictions"):
         ProtocolReport("identity", np.ones(1), report.per_class, 1, 0, [], 0.0).confusion_matrix()
+
+
+class _LargePoseBackend:
+    """A stand-in back end that declares it works at any yaw (as TDDFABackend does)."""
+
+    large_pose = True
+
+    def detect(self, image):
+        h, w = image.shape[:2]
+        return np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]])
+
+    def predict(self, image, box):
+        left, top, right, bottom = box
+        t = np.linspace(0, 1, 68)
+        return np.column_stack([left + t * (right - left), top + t * (bottom - top) * t])
+
+
+def test_protocols_read_profiles_when_the_back_end_handles_them(make_kdef_tree, make_fei_tree):
+    kdef = make_kdef_tree(subjects=("F01", "M02", "F03"), angles=("FL", "S", "FR"),
+                          damaged=False, unparseable=False)  # fmt: skip
+    backend = _LargePoseBackend()
+
+    def angles(protocol):
+        return {os.path.basename(path)[6:-4] for sample in protocol.samples for path in sample}
+
+    frontal = expression_protocol(kdef.root, n_folds=3, classifier=SVC())
+    assert angles(frontal) == {"S"}  # dlib: near-frontal angles only
+    turned = expression_protocol(kdef.root, n_folds=3, classifier=SVC(), backend=backend)
+    assert angles(turned) == {"FL", "S", "FR"}
+    assert turned.pipeline.named_steps["landmarker"].backend is backend
+    chosen = expression_protocol(kdef.root, n_folds=3, classifier=SVC(), backend=backend,
+                                 angles=["S"])  # fmt: skip
+    assert angles(chosen) == {"S"}  # an explicit choice wins
+    paper = identity_protocol(kdef.root, n_subjects=3, n_folds=2, classifier=SVC(),
+                              features="paper", backend=backend)  # fmt: skip
+    assert angles(paper) == {"FL", "S", "FR"}
+    assert paper.pipeline.named_steps["landmarker"].backend is backend
+
+    fei = make_fei_tree(subjects=(1, 2, 3, 4), poses=range(1, 11), damaged=False,
+                        unparseable=False)  # fmt: skip
+    genders = {1: "female", 2: "male", 3: "female", 4: "male"}
+
+    def poses(protocol):
+        return {os.path.basename(p).split("-")[1][:2] for s in protocol.samples for p in s}
+
+    frontal = gender_protocol(fei.root, gender_table=genders, classifier=SVC())
+    assert poses(frontal) <= {"03", "04", "05", "06", "07", "08"}  # no near-profiles
+    turned = gender_protocol(fei.root, gender_table=genders, classifier=SVC(), backend=backend)
+    assert poses(turned) & {"01", "02", "09", "10"}

@@ -169,3 +169,11 @@ def test_real_identity_beats_raw_landmarks_by_5_points():
     baseline = cross_val_score(raw, X, y, groups=groups, cv=cv).mean()
     ours = cross_val_score(make_task_pipeline("identity")[1:], X, y, groups=groups, cv=cv).mean()
     assert ours >= baseline + 0.05, (ours, baseline)
+
+
+@pytest.mark.parametrize("features", ["3d", "2d", "fused", "late"])
+def test_the_back_end_goes_to_the_step_that_reads_the_images(features):
+    backend = DlibBackend(detector="cnn")
+    pipe = make_task_pipeline("expression", features=features, backend=backend)
+    assert pipe.steps[0][1].backend is backend
+    assert clone(pipe).steps[0][1].backend.detector == "cnn"

@@ -40,6 +40,9 @@ class LandmarkBackend(Protocol):
     boxes of ``detect`` and one detector score per box (larger is more confident), which
     ``FaceLandmarker(return_box=True)`` writes in its ``box_score`` columns (NaN without
     it).
+    A back end whose landmarks hold from profile to profile sets the attribute
+    ``large_pose = True`` (as :class:`~sk3dface.TDDFABackend` does); the KDEF and FEI
+    protocols then read all angles / poses by default instead of the near-frontal ones.
 
     Examples
     --------

@@ -470,7 +470,13 @@ class TDDFABackend(BaseEstimator):
     ``MorphableCoefficientExtractor(contour="fixed")``. Pickling keeps the parameters and the
     checkpoint's SHA-256; the network is rebuilt on first use in each process. BFM is for
     non-commercial research only.
+
+    ``large_pose = True`` (a class attribute) tells the protocols that this back end works
+    from profile to profile, so they read all KDEF angles and FEI poses with it.
     """
+
+    #: works at any yaw: the protocols then keep profile views (see ``LandmarkBackend``)
+    large_pose = True
 
     def __init__(
         self,

@@ -24,6 +24,8 @@ from sk3dface.protocols._evaluation import (
 from sk3dface.protocols._pipelines import make_classifier, make_coefficient_pipeline, make_pipeline
 from sk3dface.protocols._task_pipeline import make_task_pipeline
 from sk3dface.protocols._tasks import (
+    FEI_POSES,
+    KDEF_ANGLES,
     PROTOCOLS,
     TASKS,
     Protocol,
@@ -33,6 +35,8 @@ from sk3dface.protocols._tasks import (
 )
 
 __all__ = [
+    "FEI_POSES",
+    "KDEF_ANGLES",
     "PROTOCOLS",
     "TASKS",
     "Protocol",

@@ -56,6 +56,7 @@ def make_coefficient_pipeline(
     model: Any = "default",
     n_jobs: int | None = None,
     memory: Any = None,
+    backend: Any = None,
 ) -> Pipeline:
     """The paper's pipeline from images (or view sets) to labels.
 
@@ -74,6 +75,9 @@ def make_coefficient_pipeline(
         Parallel jobs of the landmarker.
     memory : str, joblib.Memory or None
         ``Pipeline(memory=...)`` cache.
+    backend : LandmarkBackend, optional
+        The landmarker's detector + landmark back end (None: dlib's HOG detector and
+        68-point predictor), e.g. :class:`~sk3dface.TDDFABackend` for turned faces.
 
     Returns
     -------
@@ -98,7 +102,7 @@ def make_coefficient_pipeline(
     extractor = MorphableCoefficientExtractor(model=load_landmark_model(model), multiview=multiview)
     return Pipeline(
         [
-            ("landmarker", FaceLandmarker(n_jobs=n_jobs)),
+            ("landmarker", FaceLandmarker(backend, n_jobs=n_jobs)),
             ("extractor", extractor),
             ("aggregator", MultiViewAggregator(method="mean")),
             ("selector", CoefficientSelector(coefficients)),
@@ -118,6 +122,7 @@ def _pipeline(
     max_epochs: int | None,
     n_jobs: int | None,
     random_state: int,
+    backend: Any,
 ) -> Pipeline:
     """A protocol's pipeline; ``classifier``: a :func:`make_classifier` name or an estimator."""
     if isinstance(classifier, str):
@@ -125,7 +130,12 @@ def _pipeline(
             classifier, depth=depth, max_epochs=max_epochs, random_state=random_state
         )
     return make_coefficient_pipeline(
-        coefficients, multiview=multiview, classifier=classifier, model=model, n_jobs=n_jobs
+        coefficients,
+        multiview=multiview,
+        classifier=classifier,
+        model=model,
+        n_jobs=n_jobs,
+        backend=backend,
     )
 
 
@@ -136,12 +146,18 @@ def _task_pipeline(
     max_epochs: int | None,
     n_jobs: int | None,
     random_state: int,
+    backend: Any,
 ) -> Pipeline:
     """A protocol's recommended pipeline (:func:`make_task_pipeline`, ``features="3d"``)."""
     from sk3dface.protocols._task_pipeline import make_task_pipeline
 
     pipeline = make_task_pipeline(
-        task, classifier=classifier, model=model, n_jobs=n_jobs, random_state=random_state
+        task,
+        classifier=classifier,
+        model=model,
+        backend=backend,
+        n_jobs=n_jobs,
+        random_state=random_state,
     )
     if max_epochs is not None and classifier == "resnet":
         pipeline.set_params(classifier__resnet__max_epochs=max_epochs)

@@ -97,6 +97,7 @@ def make_task_pipeline(
     fusion_weights: Any = None,
     fusion_cv: Any = 5,
     memory: Any = "auto",
+    backend: Any = None,
     n_jobs: int | None = None,
     random_state: int | None = 0,
 ) -> Pipeline:
@@ -142,6 +143,10 @@ def make_task_pipeline(
         (the pipeline holds its path; parallel workers share it). A path or a
         :class:`joblib.Memory` keeps the landmarks between sessions. ``None`` turns the
         cache off: every ``fit`` and ``transform`` detects again.
+    backend : LandmarkBackend, optional
+        The first step's face detector + landmark back end (``FaceLandmarker(backend)`` or
+        ``FaceEmbedder(backend)``); None: dlib's HOG detector and 68-point predictor. For
+        turned faces pass :class:`~sk3dface.TDDFABackend` (see ``docs/turned_faces.md``).
     n_jobs : int, optional
         Parallel jobs of the landmarker / embedder.
     random_state : int or None, default=0
@@ -194,7 +199,7 @@ def make_task_pipeline(
     if features == "3d":
         return Pipeline(
             [
-                ("landmarker", FaceLandmarker(memory=memory, n_jobs=n_jobs)),
+                ("landmarker", FaceLandmarker(backend, memory=memory, n_jobs=n_jobs)),
                 ("shape", _shape(task, model)),
                 ("classifier", _classifier(name, task, random_state)),
             ]
@@ -202,11 +207,11 @@ def make_task_pipeline(
     if features == "2d":
         return Pipeline(
             [
-                ("embedder", FaceEmbedder(memory=memory, n_jobs=n_jobs)),
+                ("embedder", FaceEmbedder(backend, memory=memory, n_jobs=n_jobs)),
                 ("classifier", _classifier(name, task, random_state)),
             ]
         )
-    faces = FaceEmbedder(include_landmarks=True, memory=memory, n_jobs=n_jobs)
+    faces = FaceEmbedder(backend, include_landmarks=True, memory=memory, n_jobs=n_jobs)
     shape_block = Pipeline([("shape", _shape(task, model)), ("scaler", StandardScaler())])
     if features == "fused":
         blocks = ColumnTransformer(

@@ -18,6 +18,14 @@ KDEF_ANGLES = ("HL", "S", "HR")
 FEI_POSES = tuple(f"{p:02d}" for p in range(3, 15) if p not in (9, 10))  # no near-profiles
 
 
+def _views(chosen: Any, backend: Any, near_frontal: tuple[str, ...]) -> Any:
+    """The views a protocol reads: as chosen, else all of them when the back end handles
+    profiles (``backend.large_pose``, e.g. TDDFABackend), else the near-frontal ones."""
+    if chosen is not None:
+        return chosen
+    return None if getattr(backend, "large_pose", False) else near_frontal
+
+
 @dataclass
 class Protocol:
     """One experiment: samples, labels, CV splitter and the pipeline from images to labels.
@@ -83,8 +91,8 @@ def _protocol(
     """A :class:`Protocol` whose pipeline is ``_pipeline(*steps, *training)``.
 
     ``steps`` is (coefficients, multiview, ResNet depth) of the paper's pipeline;
-    ``training`` is (classifier, model, max_epochs, n_jobs, random_state, features) as the
-    protocol builders take them.
+    ``training`` is (classifier, model, max_epochs, n_jobs, random_state, backend,
+    features) as the protocol builders take them.
     """
     *settings, features = training
     if features == "paper":
@@ -103,7 +111,8 @@ def identity_protocol(
     size: int = 3,
     n_folds: int = 5,
     max_sets: int | None = 20,
-    angles: Sequence[str] = KDEF_ANGLES,
+    angles: Sequence[str] | str | None = None,
+    backend: Any = None,
     classifier: str | Any = "resnet",
     features: str = "3d",
     model: Any = "default",
@@ -128,8 +137,14 @@ def identity_protocol(
         The first ``n_subjects`` people (sorted by subject code); at least 2.
     size, n_folds, max_sets
         View-set size, folds and most view sets per person and fold.
-    angles : sequence of str, default=("HL", "S", "HR")
-        KDEF angles used (full profiles are hard for dlib's frontal detector).
+    angles : sequence of str, "all" or None, default=None
+        KDEF angles used. None: all five when ``backend`` handles profiles (its
+        ``large_pose`` is true, as for :class:`~sk3dface.TDDFABackend`), else
+        ``KDEF_ANGLES`` = ("HL", "S", "HR"): dlib's detector and predictor are made for
+        near-frontal faces and miss or misplace most full profiles.
+    backend : LandmarkBackend, optional
+        The landmarker's detector + landmark back end (None: dlib HOG + 68-point
+        predictor); see ``docs/turned_faces.md``.
     classifier : {"resnet", "svc"} or estimator, default="resnet"
     features : {"3d", "paper"}, default="3d"
         ``"3d"``: the recommended pipeline, :func:`make_task_pipeline` (``FrontalShape``
@@ -149,7 +164,7 @@ def identity_protocol(
     """
     from sk3dface.datasets import load_kdef, make_view_sets
 
-    data = _load(load_kdef, kdef, angles=angles)
+    data = _load(load_kdef, kdef, angles=_views(angles, backend, KDEF_ANGLES))
     people = np.unique(data.subject)[:n_subjects]
     if len(people) < 2:
         raise ValueError(
@@ -174,7 +189,7 @@ def identity_protocol(
         PredefinedSplit(fold),
         None,
         ("alpha", "joint", 34),
-        (classifier, model, max_epochs, n_jobs, random_state, features),
+        (classifier, model, max_epochs, n_jobs, random_state, backend, features),
         f"KDEF identity: {len(people)} people, {len(samples)} view sets of "
         f"{size} images, {n_folds} image-disjoint folds",
     )
@@ -184,7 +199,8 @@ def expression_protocol(
     kdef: Any,
     *,
     n_folds: int = 5,
-    angles: Sequence[str] = KDEF_ANGLES,
+    angles: Sequence[str] | str | None = None,
+    backend: Any = None,
     classifier: str | Any = "resnet",
     features: str = "3d",
     model: Any = "default",
@@ -204,7 +220,7 @@ def expression_protocol(
     kdef : path or Bunch
         KDEF root folder or the result of :func:`~sk3dface.datasets.load_kdef`.
     n_folds : int, default=5
-    angles, classifier, model, max_epochs, n_jobs, random_state
+    angles, backend, classifier, model, max_epochs, n_jobs, random_state
         As in :func:`identity_protocol`.
 
     Returns
@@ -219,7 +235,7 @@ def expression_protocol(
     """
     from sk3dface.datasets import load_kdef
 
-    data = _load(load_kdef, kdef, angles=angles)
+    data = _load(load_kdef, kdef, angles=_views(angles, backend, KDEF_ANGLES))
     subjects = np.asarray(data.subject)
     y = np.asarray(data.expression)
     cv = _subject_disjoint_cv("expression", y, subjects, n_folds)
@@ -230,7 +246,7 @@ def expression_protocol(
         cv,
         subjects,
         ("beta", "independent", 32),
-        (classifier, model, max_epochs, n_jobs, random_state, features),
+        (classifier, model, max_epochs, n_jobs, random_state, backend, features),
         f"KDEF expression: {len(y)} images of {len(set(subjects))} people, "
         f"{cv.n_splits} subject-disjoint folds",
     )
@@ -243,7 +259,8 @@ def gender_protocol(
     size: int = 3,
     max_sets: int | None = 10,
     n_folds: int = 5,
-    poses: Sequence[str] = FEI_POSES,
+    poses: Sequence[str] | None = None,
+    backend: Any = None,
     classifier: str | Any = "resnet",
     features: str = "3d",
     model: Any = "default",
@@ -271,9 +288,10 @@ def gender_protocol(
         fewer than ``2 * size`` images are left out with a warning.
     n_folds : int, default=5
         Folds (at most one per person).
-    poses : sequence of str
-        FEI poses used (default: all but the four near-profile views 01, 02, 09, 10).
-    classifier, model, max_epochs, n_jobs, random_state
+    poses : sequence of str or None, default=None
+        FEI poses used. None: all 14 when ``backend`` handles profiles, else
+        ``FEI_POSES`` (all but the four near-profile views 01, 02, 09, 10).
+    backend, classifier, model, max_epochs, n_jobs, random_state
         As in :func:`identity_protocol`.
 
     Returns
@@ -287,7 +305,7 @@ def gender_protocol(
     """
     from sk3dface.datasets import load_fei, make_view_sets
 
-    data = _load(load_fei, fei, poses=poses, gender_table=gender_table)
+    data = _load(load_fei, fei, poses=_views(poses, backend, FEI_POSES), gender_table=gender_table)
     gender = np.asarray(data.gender, dtype=object)
     known = gender != "unknown"
     if not known.any():
@@ -318,7 +336,7 @@ def gender_protocol(
         cv,
         groups,
         ("alpha", "joint", 34),
-        (classifier, model, max_epochs, n_jobs, random_state, features),
+        (classifier, model, max_epochs, n_jobs, random_state, backend, features),
         f"FEI gender: {len(np.unique(groups))} people, {len(samples)} view sets "
         f"of {size} images, {cv.n_splits} subject-disjoint folds"
         + (f" ({unlabelled} people without a gender label left out)" if unlabelled else ""),
