@@ -141,6 +141,8 @@ def run(name: str, cache_dir: str, resnet: bool, only: str | None = None) -> Non
         verification(name, data, arrays, found)
     if name == "taiwanese" and only in (None, "ratings"):
         ratings(data, arrays, found)
+    if "expression" in tasks and only in (None, "person"):
+        person_normalised(name, data, arrays, found)
     for task in tasks if only in (None, "classification") else ():
         y, groups, cv = folds(task, data)
         y, groups = y[found], groups[found]
@@ -284,13 +286,83 @@ def ratings(data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
     print()
 
 
+def centred_per_person(X: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Each person's mean row subtracted from that person's rows (no labels used)."""
+    out = X.copy()
+    for who in np.unique(person):
+        out[person == who] -= X[person == who].mean(axis=0)
+    return out
+
+
+def jointly_fitted_expression(landmarks: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """FrontalShape("expression") with one alpha per person: all of a person's images are
+    the views of one joint fit, so the identity removed is fitted from all of them."""
+    from sk3dface.fitting import FrontalShape
+
+    people = np.unique(person)
+    n_views = max(int((person == who).sum()) for who in people)
+    views = np.full((len(people), n_views, 136), np.nan)  # missing views: NaN
+    slot = np.empty((len(landmarks), 2), dtype=int)
+    for i, who in enumerate(people):
+        rows = np.flatnonzero(person == who)
+        views[i, : len(rows)] = landmarks[rows]
+        slot[rows] = np.column_stack([np.full(len(rows), i), np.arange(len(rows))])
+    joint = MorphableCoefficientExtractor(multiview="joint", alpha_reg=10.0)
+    shape = FrontalShape("expression", extractor=joint, combine_views="none")
+    shapes = shape.fit_transform(views.reshape(len(people), -1)).reshape(len(people), n_views, -1)
+    return shapes[slot[:, 0], slot[:, 1]]
+
+
+def person_normalised(name: str, data, arrays: dict[str, np.ndarray], found: np.ndarray) -> None:
+    """Expression when the test person's other images are at hand (labels never used).
+
+    A person's images are all in one fold (GroupKFold on the person), so normalising by
+    them uses nothing from another fold: it is label-free and transductive per person.
+    """
+    from sk3dface.fitting import FrontalShape
+
+    landmarks = arrays["landmarks"][found]
+    y = np.asarray(data.expression)[found]
+    person = np.asarray(data.subject)[found]
+    raw = procrustes(landmarks)
+    frontal = FrontalShape("expression").fit_transform(landmarks)
+    joint = jointly_fitted_expression(landmarks, person)
+    rows = [
+        ("raw landmarks + LogReg (baseline)", raw, "logreg"),
+        ("raw landmarks", raw, "lda"),
+        ("raw landmarks, centred per person", centred_per_person(raw, person), "lda"),
+        ("FrontalShape expression (single-image fit)", frontal, "lda"),
+        ("FrontalShape expression, centred per person", centred_per_person(frontal, person),
+         "lda"),
+        ("FrontalShape expression, one joint fit per person", joint, "lda"),
+        ("joint fit per person, centred per person", centred_per_person(joint, person), "lda"),
+    ]  # fmt: skip
+    print(f"#### {name} — expression, normalised by the person's own images (label-free)\n")
+    print("| features | classifier | accuracy % (mean ± std) | Δ vs baseline |")
+    print("|---|---|---|---|")
+    baseline = None
+    for label, X, classifier in rows:
+        estimator = (
+            make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000))
+            if classifier == "logreg"
+            else LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = 100 * cross_val_score(estimator, X, y, groups=person, cv=GroupKFold(10))
+        baseline = scores.mean() if baseline is None else baseline
+        print(f"| {label} | {classifier} | {scores.mean():.1f} ± {scores.std():.1f} | "
+              f"{scores.mean() - baseline:+.1f} |")  # fmt: skip
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sk3dface-bench"))
     parser.add_argument("--resnet", action="store_true", help="also the default ResNet")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     parser.add_argument(
-        "--only", choices=("classification", "verification", "ratings"), default=None
+        "--only", choices=("classification", "verification", "ratings", "person"), default=None
     )
     args = parser.parse_args()
     if not DATASETS.is_dir():

@@ -499,7 +499,8 @@ def _shape_step(q, model, R, s, t, w, group):
     e = q - t[:, None, :] - s[:, None, None] * (model.mean @ _transpose(R[:, :2]))
     K = model.ridge.shape[0]
     H = _coef_normal(model, R, s, w)
-    H[:, xp.arange(K), xp.arange(K)] += model.ridge
+    diagonal = xp.arange(K, device=_device(H))
+    H[:, diagonal, diagonal] += model.ridge
     g = _coef_gradient(model, R, s, w, e)
     return _solve_grouped(H, g, model.n_alpha if group > 1 else 0, group)
 
