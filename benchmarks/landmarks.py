@@ -9,7 +9,8 @@ separately. Target: >= 15 images/s with 2 workers on 562×762.
 
 With the 3DDFA_V2 files present (``--tddfa-dir``, default ``/work/shared/models``: its
 ``3ddfa_v2/`` and ``3ddfa_bfm/``), also ``TDDFABackend``: the network on known boxes
-(``refine=1``, two calls per face) and end to end with HOG detection; skipped otherwise.
+(``refine=1``, two calls per face), end to end with HOG detection, and the network alone on
+batches of 64 crops (target >= 300 crops/s on 2 cores); skipped otherwise.
 
 Usage: ``python benchmarks/landmarks.py [--n-images 60] [--tddfa-dir DIR]``
 """
@@ -107,6 +108,35 @@ def run_tddfa(paths: list[str], folder: Path) -> None:
             f"boxes {rate_known:.1f} images/s; FaceLandmarker end to end (HOG upsample 1, "
             f"files) {rate_all:.1f} images/s"
         )
+    network_alone(files["checkpoint"])
+
+
+def network_alone(checkpoint: Path, batch: int = 64, repeats: int = 10) -> None:
+    """The regressor network itself on batches of 120x120 crops (target >= 300 crops/s)."""
+    import torch
+
+    from sk3dface.landmarks._tddfa import load_network
+
+    net = load_network(checkpoint)
+    crops = torch.from_numpy(np.random.default_rng(0).random((batch, 3, 120, 120), np.float32))
+    previous = torch.get_num_threads()
+    try:
+        for n_threads in (1, 2):
+            torch.set_num_threads(n_threads)
+            with torch.inference_mode():
+                net.fc_param(net.features(crops))  # warm-up
+                seconds = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    net.fc_param(net.features(crops))
+                    seconds.append(time.perf_counter() - start)
+            print(
+                f"TDDFA network alone, batches of {batch}, {n_threads} torch thread(s): "
+                f"{batch / min(seconds):.0f} crops/s best, {batch / np.median(seconds):.0f} median "
+                f"(of {repeats})"
+            )
+    finally:
+        torch.set_num_threads(previous)
 
 
 def main() -> None:
