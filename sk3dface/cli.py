@@ -116,9 +116,42 @@ def _add_landmarker_options(parser: argparse.ArgumentParser) -> None:
         "--out's suffix, else csv",
     )
     parser.add_argument(
-        "--upsample", type=_int_at_least(0), default=0, help="dlib HOG upsampling (small faces)"
+        "--upsample", type=_int_at_least(0), default=0, help="detector upsampling (small faces)"
     )
+    _add_backend_options(parser)
     _add_common(parser, "joblib cache for landmarks (keyed by file contents)")
+
+
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--detector",
+        choices=["hog", "cnn"],
+        default="hog",
+        help="dlib face detector: hog (fast) or cnn (finds turned and small faces, ~60x slower)",
+    )
+    parser.add_argument(
+        "--tddfa",
+        nargs=3,
+        default=None,
+        metavar=("CHECKPOINT", "NORMALIZATION", "BFM_FOLDER"),
+        help="landmarks from the learned 3DDFA_V2 back end (turned faces, docs/turned_faces.md): "
+        "mb05_120x120.pth, param_mean_std_62d_120x120.pkl and 3DDFA's BFM folder; "
+        "None: dlib's 68-point predictor",
+    )
+
+
+def _backend(args: argparse.Namespace, upsample: int) -> Any:
+    """The face back end the options ask for, its files read now (a bad file fails first)."""
+    if args.tddfa is not None:
+        from sk3dface import TDDFABackend
+
+        checkpoint, normalization, model = args.tddfa
+        return TDDFABackend(
+            checkpoint, normalization, model, detector=args.detector, upsample=upsample
+        ).load()
+    from sk3dface import DlibBackend
+
+    return DlibBackend(detector=args.detector, upsample=upsample).load()
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -186,6 +219,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--gender-table", default=None, help="CSV with columns subject,gender (FEI gender)"
     )
     evaluate.add_argument("--max-epochs", type=_int_at_least(1), default=None)
+    evaluate.add_argument(
+        "--upsample", type=_int_at_least(0), default=0, help="detector upsampling (small faces)"
+    )
+    _add_backend_options(evaluate)
     evaluate.add_argument("--random-state", type=_int_at_least(0), default=0)
     evaluate.add_argument(
         "--out", default=None, help="JSON report file (per-fold and per-class results)"
@@ -365,7 +402,9 @@ def _detect(args: argparse.Namespace, images: list[str]) -> tuple[Any, int]:
     from sk3dface.protocols import landmark_table
     from sk3dface.utils._failures import collect_failures
 
-    landmarker = FaceLandmarker(upsample=args.upsample, n_jobs=args.n_jobs, verbose=args.verbose)
+    landmarker = FaceLandmarker(
+        _backend(args, args.upsample), n_jobs=args.n_jobs, verbose=args.verbose
+    )
     with collect_failures() as failures:
         points = landmark_table(images, landmarker, args.cache_dir)
     for failure in failures:
@@ -443,10 +482,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if not Path(args.root).is_dir():
         raise CommandError(f"data set root {args.root!r} is not a folder")
+    default_faces = args.tddfa is None and args.detector == "hog" and args.upsample == 0
     report = run_protocol(
         args.dataset,
         args.root,
         task=args.task,
+        backend=None if default_faces else _backend(args, args.upsample),
         model=args.model,
         classifier=args.classifier,
         features=args.features,

@@ -447,3 +447,45 @@ def test_evaluate_plot_saves_the_confusion_matrix(make_kdef_tree, capsys, tmp_pa
     # an output that cannot be written fails before any image is read
     assert main([*argv, "--plot", str(tmp_path / "no" / "cm.png")]) == 1
     assert "cannot write --plot" in capsys.readouterr().err
+
+
+def test_landmarks_with_the_learned_back_end(tmp_path, capsys):
+    import json
+
+    from sk3dface.landmarks._tddfa import write_random_files
+
+    files = write_random_files(tmp_path / "tddfa")  # a random network: real shapes, real API
+    argv = ["landmarks", GRACE, "--format", "json", "--out", "-", "--tddfa"]
+    argv += [str(files["checkpoint"]), str(files["normalization"]), str(files["model"])]
+    assert main(argv) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert len(record) == 1 + 136 and all(isinstance(record[f"v0_x{i}"], float) for i in range(68))
+
+
+def test_a_missing_tddfa_file_is_exit_1_naming_it(tmp_path, capsys):
+    from sk3dface.landmarks._tddfa import write_random_files
+
+    files = write_random_files(tmp_path / "tddfa")
+    missing = tmp_path / "no_such.pth"
+    argv = ["landmarks", GRACE, "--tddfa", str(missing), str(files["normalization"]),
+            str(files["model"])]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sk3dface landmarks: error:") and "no_such.pth" in err
+
+
+def test_evaluate_passes_the_face_back_end_to_the_protocol(make_kdef_tree, monkeypatch, capsys):
+    import sk3dface.protocols
+
+    seen = {}
+
+    def run_protocol(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any work: only the wiring is under test
+
+    monkeypatch.setattr(sk3dface.protocols, "run_protocol", run_protocol)
+    tree = make_kdef_tree(subjects=("F01", "M02"))
+    argv = ["evaluate", "kdef", str(tree.root), "--task", "expression"]
+    assert main(argv) == 130 and seen["backend"] is None  # the protocols' own default
+    assert main([*argv, "--detector", "cnn", "--upsample", "1"]) == 130
+    assert (seen["backend"].detector, seen["backend"].upsample) == ("cnn", 1)

@@ -415,6 +415,7 @@ def run_protocol(
     n_jobs: int | None = None,
     random_state: int = 0,
     verbose: bool = False,
+    backend: Any = None,
 ) -> ProtocolReport:
     """Build and evaluate a protocol by name (what ``sk3dface evaluate`` runs).
 
@@ -436,12 +437,16 @@ def run_protocol(
         Jobs for landmarks and folds.
     verbose : bool, default=False
         Progress bars while detecting landmarks.
+    backend : LandmarkBackend, optional
+        Face detector + landmark back end of the protocol (see :func:`identity_protocol`:
+        one with ``large_pose = True`` makes it read the profile views too).
 
     Returns
     -------
     report : ProtocolReport
     """
     common = dict(
+        backend=backend,
         classifier=classifier,
         features=features,
         model=load_landmark_model(model),  # a bad model file fails before the data set is read
