@@ -570,6 +570,21 @@ def test_image_classifier_odd_number_of_crops():
     assert clf.fit(stacked, [0, 1, 0]).n_epochs_ == 2
 
 
+def test_image_classifier_sample_weights_reach_every_crop_of_a_sample():
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for _ in range(8)]
+    views = [[images[i], images[i + 1]] for i in range(0, 8, 2)]  # 4 samples of 2 views
+    y = [0, 1, 0, 1]
+    clf = _tiny_image(crop="center", image_size=16, batch_size=4, max_epochs=2)
+    plain = clf.fit(views, y).predict_proba(views)
+    np.testing.assert_array_equal(clf.fit(views, y, sample_weight=[2.0] * 4)
+                                  .predict_proba(views), plain)  # fmt: skip
+    weighted = clf.fit(views, y, sample_weight=[1.0, 0.0, 1.0, 5.0]).predict_proba(views)
+    assert not np.allclose(weighted, plain)
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(views, y, sample_weight=[1.0, 2.0])
+
+
 def test_divergence_raises_instead_of_predicting_nan(coefficients):
     X, y, _, _ = coefficients
     clf = _tiny(lr=1e6, max_epochs=5)

@@ -1,4 +1,4 @@
-"""skorch users' parameters: train_split, warm_start, prefixed net parameters."""
+"""skorch users' parameters: train_split, warm_start, prefixed net parameters, sample_weight."""
 
 import numpy as np
 import pytest
@@ -81,3 +81,64 @@ def test_warm_start_with_early_stopping_validates_again(data):
     )
     clf.fit(X, y).fit(X, y)
     assert len(clf.history_) > 3 and "valid_loss" in clf.history_[-1]
+
+
+def _quick(estimator=ResNetClassifier, **params):
+    return estimator(**{"max_epochs": 6, "n_estimators": 1, "random_state": 0, **params})
+
+
+def test_equal_sample_weights_train_the_same_nets(data):
+    X, y, target = data
+    plain = _quick().fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(_quick().fit(X, y, sample_weight=np.full(120, 3.0))
+                                  .predict_proba(X), plain)  # fmt: skip
+    plain = _quick(ResNetRegressor).fit(X, target).predict(X)
+    weighted = _quick(ResNetRegressor).fit(X, target, sample_weight=np.ones(120)).predict(X)
+    np.testing.assert_array_equal(weighted, plain)
+
+
+def test_sample_weights_move_the_decision(data):
+    X, y, _ = data
+    flipped = y.copy()
+    flipped[:40] = 1 - flipped[:40]  # a third of the labels are wrong...
+    weight = np.where(np.arange(120) < 40, 0.0, 1.0)  # ...and weigh nothing
+    noisy = _quick(max_epochs=30).fit(X, flipped).score(X, y)
+    cleaned = _quick(max_epochs=30).fit(X, flipped, sample_weight=weight).score(X, y)
+    assert cleaned > noisy + 0.1 and cleaned > 0.9
+    heavy = np.where(y == 1, 20.0, 1.0)  # one class weighs much more: predicted more often
+    share = (_quick().fit(X, y, sample_weight=heavy).predict(X) == 1).mean()
+    assert share > (_quick().fit(X, y).predict(X) == 1).mean() + 0.1
+
+
+def test_sample_weights_with_validation_warm_start_class_weight_and_pipelines(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, target = data
+    weight = np.linspace(0.5, 2.0, 120)
+    clf = _quick(train_split=ValidSplit(4, stratified=True), class_weight="balanced")
+    assert all("valid_loss" in row for row in clf.fit(X, y, sample_weight=weight).history_)
+    stopped = _quick(early_stopping=True, max_epochs=30).fit(X, y, sample_weight=weight)
+    assert np.isfinite(stopped.history_[:, "valid_loss"]).all()
+    warm = _quick(warm_start=True).fit(X, y, sample_weight=weight)
+    assert len(warm.fit(X, y, sample_weight=weight).history_) == 12
+    reg = _quick(ResNetRegressor).fit(X, np.c_[target, -target], sample_weight=weight)
+    assert reg.predict(X).shape == (120, 2)
+    pipe = make_pipeline(StandardScaler(), _quick())
+    pipe.fit(X, y, resnetclassifier__sample_weight=weight)
+    assert pipe.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize(
+    "weight, message",
+    [
+        (-np.ones(120), "Negative values in data passed to `sample_weight`"),
+        (np.zeros(120), "at least one non-zero"),
+        (np.ones(7), r"sample_weight.shape == \(7,\), expected \(120,\)"),
+        (np.full(120, np.nan), "Input sample_weight contains NaN"),
+    ],
+)
+def test_bad_sample_weights_are_clear_errors(data, weight, message):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=message):
+        _quick().fit(X, y, sample_weight=weight)

@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sk3dface.classifiers._networks import STAGES
 from sk3dface.classifiers._torch import _torch_session
 from sk3dface.utils._array_api import resolve_device
-from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions
+from sk3dface.utils._sklearn_compat import Interval, Options, StrOptions, _check_sample_weight
 from sk3dface.utils._warnings import warn_at_caller
 
 _OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -297,8 +297,12 @@ class _BaseResNet(BaseEstimator):
         partial: bool,
         net=None,
         epochs: int = 1,
+        weight: np.ndarray | None = None,
     ) -> None:
         """Run skorch's fit (or ``epochs`` epochs of partial_fit) on ``net`` reproducibly.
+
+        ``weight``: per-row loss weights, passed to skorch inside ``X`` (see
+        :class:`~sk3dface.classifiers._skorch._SampleWeighted`).
 
         A KeyboardInterrupt stops training and propagates (skorch alone would swallow it
         and return a half-trained net); an interrupted ``fit`` leaves the estimator
@@ -315,12 +319,13 @@ class _BaseResNet(BaseEstimator):
         net.iterator_train__drop_last = bool(
             self._net_kwargs().get("iterator_train__drop_last", False)
         ) or (rows.shape[0] % self.batch_size == 1)
+        X = _with_weight(rows, weight)
         try:
             with _torch_session(seed, self.n_threads):
                 if partial:
-                    net.partial_fit(rows, y_rows, epochs=epochs)
+                    net.partial_fit(X, y_rows, epochs=epochs)
                 else:
-                    net.fit(rows, y_rows)
+                    net.fit(X, y_rows)
         except TrainingDivergedError:
             self._forget_fit()
             raise
@@ -333,7 +338,13 @@ class _BaseResNet(BaseEstimator):
                 net.train_split = None  # keep no reference to the validation data
         self.n_epochs_ = len(net.history)
 
-    def _continue_fit(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
+    def _continue_fit(
+        self,
+        rows: np.ndarray,
+        row_sample: np.ndarray | None,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ):
         """``warm_start``: train the fitted nets for ``max_epochs`` more epochs."""
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
@@ -343,7 +354,11 @@ class _BaseResNet(BaseEstimator):
         train, valid = self._validation_split(y_encoded, seed)
         for member, net in enumerate(self.nets_):
             if valid is not None:  # early stopping on a new split of this fit's samples
-                net.train_split = predefined_split(Dataset(rows[valid], y_encoded[valid]))
+                net.train_split = predefined_split(
+                    Dataset(
+                        _with_weight(rows[valid], _take(sample_weight, valid)), y_encoded[valid]
+                    )
+                )
             self._train(
                 rows[train],
                 y_encoded[train],
@@ -351,6 +366,7 @@ class _BaseResNet(BaseEstimator):
                 partial=True,
                 net=net,
                 epochs=self.max_epochs,
+                weight=_take(sample_weight, train),
             )
         self.n_epochs_ = len(self.net_.history)
         return self
@@ -365,22 +381,37 @@ class _BaseResNet(BaseEstimator):
             if (name.endswith("_") and not name.startswith("__")) or name == "_class_counts":
                 delattr(self, name)
 
-    def _fit_rows(self, rows: np.ndarray, row_sample: np.ndarray | None, y: np.ndarray):
-        """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i."""
+    def _fit_rows(
+        self,
+        rows: np.ndarray,
+        row_sample: np.ndarray | None,
+        y: np.ndarray,
+        sample_weight: Any = None,
+    ):
+        """Fit on per-example ``rows``; ``row_sample[i]`` is the sample of row i.
+
+        ``sample_weight`` (one per sample) weighs each sample's loss; uniform weights are
+        no weights (the same computation, so the same nets).
+        """
         self._check_net_kwargs()
+        sample_weight = self._sample_weight(sample_weight, y)
         if getattr(self, "warm_start", False) and hasattr(self, "nets_"):
-            return self._continue_fit(rows, row_sample, y)
+            return self._continue_fit(rows, row_sample, y, sample_weight)
         y_encoded = self._encode_targets(y)
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train, valid = self._validation_split(y_encoded, seed)
         if row_sample is None:
-            row_sample = np.arange(y_encoded.size)
+            row_sample = np.arange(len(y_encoded))
+        row_weight = _take(sample_weight, row_sample)
         train_rows = np.flatnonzero(np.isin(row_sample, train))
         valid_data = None
         if valid is not None:
             valid_rows = np.flatnonzero(np.isin(row_sample, valid))
-            valid_data = (rows[valid_rows], y_encoded[row_sample[valid_rows]])
+            valid_data = (
+                _with_weight(rows[valid_rows], _take(row_weight, valid_rows)),
+                y_encoded[row_sample[valid_rows]],
+            )
         self.validation_size_ = 0 if valid is None else int(valid.size)
         self._record_targets(y_encoded)
         criterion_params = self._criterion_params(y_encoded[train])
@@ -401,10 +432,27 @@ class _BaseResNet(BaseEstimator):
                 self._member_seed(seed, member),
                 partial=False,
                 net=net,
+                weight=_take(row_weight, train_rows),
             )
         self.nets_ = nets
         self.net_ = nets[0]
         return self
+
+    def _sample_weight(self, sample_weight: Any, y: np.ndarray) -> np.ndarray | None:
+        """Checked weights (non-negative, finite, one per sample, not all 0); None if uniform."""
+        if sample_weight is None:
+            return None
+        weight = _check_sample_weight(
+            sample_weight, np.empty((len(y), 0)), dtype=np.float64, ensure_non_negative=True
+        )
+        if not weight.any():
+            raise ValueError(
+                f"{type(self).__name__}: every sample_weight is 0; at least one sample must "
+                "count in the loss."
+            )
+        if np.all(weight == weight[0]):
+            return None  # the weighted mean of the loss is the plain mean
+        return weight.astype(np.float32)
 
     def _ensemble(self) -> list:
         """The fitted nets (``nets_``; estimators pickled before ensembles had only ``net_``)."""
@@ -777,3 +825,12 @@ def _dict_class_weight(class_weight: dict, classes: np.ndarray, owner: str) -> n
             f"{owner} got class_weight={class_weight!r}; weights must be finite numbers >= 0."
         )
     return weight
+
+
+def _take(weight: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if weight is None else weight[index]
+
+
+def _with_weight(rows: np.ndarray, weight: np.ndarray | None) -> Any:
+    """``rows``, or skorch's dict input ``{"X": rows, "sample_weight": weight}``."""
+    return rows if weight is None else {"X": rows, "sample_weight": weight}

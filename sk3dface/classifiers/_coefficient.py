@@ -277,7 +277,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         return X if only_X else (X, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y) -> ResNetClassifier:
+    def fit(self, X, y, sample_weight=None) -> ResNetClassifier:
         """Train a new network on ``X``, ``y``.
 
         Parameters
@@ -286,6 +286,10 @@ class ResNetClassifier(_BaseResNetClassifier):
             Coefficient (or any numeric feature) vectors; NaN and inf are rejected.
         y : array-like of shape (n_samples,)
             Class labels of any type (strings are fine).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the training loss (the validation loss
+            too, with early stopping or ``train_split``): the loss of a batch is the
+            weighted mean of its samples' losses. None or equal weights: unweighted.
 
         Returns
         -------
@@ -294,7 +298,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         """
         warm = self.warm_start and hasattr(self, "nets_")
         X, y = self._validate_X(X, y, reset=not warm)
-        return self._fit_rows(X, None, y)
+        return self._fit_rows(X, None, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None) -> ResNetClassifier:

@@ -15,7 +15,13 @@ from sk3dface.exceptions import ImageReadError
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._input import as_view_sets
-from sk3dface.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from sk3dface.utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
 
 
 def _square_crop(image: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
@@ -358,7 +364,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         return rows, row_sample, n_samples
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Sequence, y) -> ImageResNetClassifier:
+    def fit(self, X: Sequence, y, sample_weight=None) -> ImageResNetClassifier:
         """Crop the faces of ``X`` and train a new network on them.
 
         Parameters
@@ -368,6 +374,9 @@ class ImageResNetClassifier(_BaseResNetClassifier):
             or a list/tuple of views of one subject (``None`` marks a missing view).
         y : array-like of shape (n_samples,)
             Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the training loss (every crop of a sample
+            carries the sample's weight). None or equal weights: unweighted.
 
         Returns
         -------
@@ -386,8 +395,10 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         used = np.unique(row_sample)
         if used.size == 0:
             raise ValueError("None of the images of X could be read; nothing to train on.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, np.empty((n_samples, 0)))[used]
         # renumber samples 0..n_used-1 so that labels and rows stay aligned
-        return self._fit_rows(rows, np.searchsorted(used, row_sample), y[used])
+        return self._fit_rows(rows, np.searchsorted(used, row_sample), y[used], sample_weight)
 
     def predict_proba(self, X: Sequence) -> np.ndarray:
         """Class probabilities, averaged over the views of a sample with ``views="stack"``.

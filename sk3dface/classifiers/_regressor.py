@@ -222,7 +222,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         return X if only_X else (X, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y) -> ResNetRegressor:
+    def fit(self, X, y, sample_weight=None) -> ResNetRegressor:
         """Train new networks on ``X``, ``y``.
 
         Parameters
@@ -231,6 +231,10 @@ class ResNetRegressor(_BaseResNetRegressor):
             Feature vectors; NaN and inf are rejected.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Numeric targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the training loss (the validation loss
+            too, with early stopping or ``train_split``): the loss of a batch is the
+            weighted mean of its samples' losses. None or equal weights: unweighted.
 
         Returns
         -------
@@ -239,7 +243,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         """
         warm = self.warm_start and hasattr(self, "nets_")
         X, y = self._validate_X(X, y, reset=not warm)
-        return self._fit_rows(X, None, y)
+        return self._fit_rows(X, None, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predict the targets (mean over the ensemble, un-standardized).

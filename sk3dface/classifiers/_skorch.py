@@ -74,12 +74,51 @@ def _without_scheduler(item):
     return item
 
 
-class InterruptibleNeuralNetClassifier(_Interruptible, NeuralNetClassifier):
-    """skorch's :class:`~skorch.NeuralNetClassifier`, except that Ctrl-C stops the fit."""
+class _SampleWeighted:
+    """Per-sample loss weights, skorch's way: ``X = {"X": rows, "sample_weight": w}``.
+
+    skorch slices a dict input batch by batch like an array, so each batch carries its
+    weights; the module sees ``X["X"]`` only. With weights the criterion runs with
+    ``reduction="none"`` (for that call) and the batch loss is the weighted mean
+    ``sum(w_i * loss_i) / sum(w_i * c_i)``, ``c_i`` the class weight of the sample's label
+    (1 without class weights): torch's own weighted mean of ``CrossEntropyLoss`` with each
+    class weight multiplied by the sample's weight.
+    """
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict) and "sample_weight" in x:
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not (isinstance(X, dict) and "sample_weight" in X):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        criterion, reduction = self.criterion_, self.criterion_.reduction
+        criterion.reduction = "none"  # torch's losses read it at every call
+        try:
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        finally:
+            criterion.reduction = reduction
+        if loss.ndim > 1:  # regression: one squared error per output
+            loss = loss.mean(dim=tuple(range(1, loss.ndim)))
+        weight = torch.as_tensor(X["sample_weight"], device=loss.device, dtype=loss.dtype)
+        total = weight
+        class_weight = getattr(self.criterion_, "weight", None)
+        if class_weight is not None:
+            labels = torch.as_tensor(y_true, device=loss.device).long()
+            total = weight * class_weight.to(loss)[labels]
+        # a batch of zero-weight samples teaches nothing (loss 0), and must not divide by 0
+        return (weight * loss).sum() / total.sum().clamp_min(torch.finfo(loss.dtype).tiny)
 
 
-class InterruptibleNeuralNetRegressor(_Interruptible, NeuralNetRegressor):
-    """skorch's :class:`~skorch.NeuralNetRegressor`, except that Ctrl-C stops the fit."""
+class InterruptibleNeuralNetClassifier(_SampleWeighted, _Interruptible, NeuralNetClassifier):
+    """skorch's :class:`~skorch.NeuralNetClassifier`, except that Ctrl-C stops the fit and
+    ``X`` may carry per-sample loss weights."""
+
+
+class InterruptibleNeuralNetRegressor(_SampleWeighted, _Interruptible, NeuralNetRegressor):
+    """skorch's :class:`~skorch.NeuralNetRegressor`, except that Ctrl-C stops the fit and
+    ``X`` may carry per-sample loss weights."""
 
 
 class StopOnDivergence(Callback):

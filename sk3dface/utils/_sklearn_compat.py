@@ -1,8 +1,9 @@
 """Every private scikit-learn name sk3dface uses, imported in this one place.
 
-scikit-learn's parameter validation (``_fit_context``, ``Interval``...) and
-``_check_feature_names_in`` are private API that imbalanced-learn and others also rely on;
-if a release moves them, this module is the only one to change.
+scikit-learn's parameter validation (``_fit_context``, ``Interval``...),
+``_check_feature_names_in`` and ``_check_sample_weight`` are private API that
+imbalanced-learn and others also rely on; if a release moves them, this module is the only
+one to change.
 """
 
 from sklearn.base import _fit_context
@@ -13,7 +14,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_feature_names_in
+from sklearn.utils.validation import _check_feature_names_in, _check_sample_weight
 
 __all__ = [
     "HasMethods",
@@ -21,6 +22,7 @@ __all__ = [
     "Options",
     "StrOptions",
     "_check_feature_names_in",
+    "_check_sample_weight",
     "_fit_context",
     "validate_params",
 ]
