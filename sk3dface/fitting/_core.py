@@ -1,9 +1,12 @@
 """Batched landmark fitting of a linear morphable model: the numerical core.
 
 Plain arrays in, plain arrays out, no estimator machinery: the landmarks of many
-views are fitted at once with batched numpy linear algebra (no Python loop per
-image). :class:`~sk3dface.MorphableCoefficientExtractor` wraps this module; the
-algorithm and its equations are in ``docs/fitting.md``.
+views are fitted at once with batched linear algebra (no Python loop per image),
+written against the Python array API: ``xp`` is numpy, or torch (CPU or CUDA) with
+``device=`` (``sk3dface.utils._array_api``). Every function takes its namespace from its
+arrays (``array_namespace``) or from the model (``_Model.xp``).
+:class:`~sk3dface.MorphableCoefficientExtractor` wraps this module; the algorithm and its
+equations are in ``docs/fitting.md``.
 
 Working coordinates: image points ``(u, v)`` are "lifted" to ``q = (u, -v)`` so
 that the scaled orthographic camera of ``docs/conventions.md`` reads
@@ -343,7 +346,7 @@ def _fit_chunk_unguarded(points, model, *, focal_length, n_iter, joint, min_poin
 
 
 def _centred(q, valid):
-    """The view's valid points minus their centroid (weight 0 elsewhere), and their count."""
+    """The view's valid points minus their centroid (0 elsewhere), the centroid, the count."""
     xp = array_namespace(q)
     w = xp.asarray(valid, dtype=xp.float64)
     total = xp.clip(xp.sum(w, axis=1), min=1.0)
