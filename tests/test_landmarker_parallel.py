@@ -1,13 +1,15 @@
 """FaceLandmarker under threads and distributed joblib back ends: results equal serial ones.
 
 dlib's detector and shape predictor are not thread-safe; every thread must get its own. The
-Dask tests run a local ``dask.distributed`` cluster and skip when dask is not installed; Ray
-is not installed here, so its lack of ``return_as="generator"`` is reproduced by a tiny
-custom joblib back end.
+Dask and Ray tests run a local cluster of worker processes (``dask.distributed``,
+``ray.util.joblib``) and skip when the package is not installed; Ray's lack of
+``return_as="generator"`` is also reproduced by a tiny custom joblib back end, which runs
+without Ray.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sk3dface import FaceLandmarker
+from sk3dface import FaceLandmarker, MorphableCoefficientExtractor
+from sk3dface.datasets import make_synthetic_faces
 from sk3dface.utils._images import load_image
 from sk3dface.utils._parallel import parallel_map
 
@@ -157,3 +160,44 @@ def test_dask_cluster_equals_serial(dask_client, serial, photos, faces):
         np.testing.assert_array_equal(_cv_scores(X, y, n_jobs=2), expected_scores)
     # the work really ran on the cluster's worker processes
     assert any(dask_client.run(lambda: __import__("sys").modules.get("dlib") is not None).values())
+
+
+@pytest.fixture(scope="module")
+def ray_backend():
+    ray = pytest.importorskip("ray", reason="ray is not installed")
+    from ray.util.joblib import register_ray
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=200 * 2**20,
+        configure_logging=False,
+    )
+    register_ray()
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ray_cluster_equals_serial(ray_backend, serial, photos, faces):
+    landmarker, expected = serial
+    X, y = faces
+    expected_scores = _cv_scores(X, y)
+    distributed_landmarker = clone(landmarker).set_params(n_jobs=2).fit(photos)
+    with joblib.parallel_config(backend="ray"):
+        np.testing.assert_array_equal(distributed_landmarker.transform(photos), expected)
+        np.testing.assert_array_equal(_cv_scores(X, y, n_jobs=2), expected_scores)
+        # a local function: pickled by value, as the workers cannot import this test module
+        worker_pids = set(parallel_map(lambda _: os.getpid(), range(4), n_jobs=2))
+    # the landmarker's parallel_map really sent its work to Ray's worker processes
+    assert worker_pids and os.getpid() not in worker_pids
+
+
+def test_fitter_on_ray_equals_serial(ray_backend):
+    faces = make_synthetic_faces(n_subjects=300, n_views=1, random_state=0)
+    extractor = MorphableCoefficientExtractor(n_jobs=2).fit(faces.X)
+    expected = clone(extractor).set_params(n_jobs=1).fit(faces.X).transform(faces.X)
+    with joblib.parallel_config(backend="ray"):
+        np.testing.assert_array_equal(extractor.transform(faces.X), expected)
