@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -247,7 +248,8 @@ def split_views(X: np.ndarray, view_size: int, *, name: str = "X") -> np.ndarray
     Raises
     ------
     ValueError
-        If ``X`` is not 2-D or its column count is not a multiple of ``view_size``.
+        If ``view_size`` is not a positive integer, ``X`` is not 2-D or its column count
+        is not a multiple of ``view_size``.
 
     Examples
     --------
@@ -256,6 +258,8 @@ def split_views(X: np.ndarray, view_size: int, *, name: str = "X") -> np.ndarray
     >>> split_views(np.zeros((4, 6)), 3).shape
     (4, 2, 3)
     """
+    if isinstance(view_size, bool) or not isinstance(view_size, Integral) or view_size < 1:
+        raise ValueError(f"view_size must be a positive integer; got {view_size!r}.")
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
         raise ValueError(

@@ -127,7 +127,7 @@ def pair_scores(
     Returns
     -------
     scores : ndarray of shape (n_pairs,)
-        NaN where either sample has a non-finite feature.
+        NaN where either sample has a non-finite feature, or (cosine) is all zeros.
 
     Examples
     --------

@@ -31,18 +31,22 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sk3dface import (
     CoefficientSelector,
+    DlibBackend,
     FaceLandmarker,
+    FrontalShape,
     ImageResNetClassifier,
     MorphableCoefficientExtractor,
     MorphableModel,
     MultiViewAggregator,
     ResNetClassifier,
+    ResNetRegressor,
     load_3ddfa,
     load_bfm2009,
     load_bfm_front,
     load_flame,
     load_model,
     make_default_model,
+    split_views,
 )
 from sk3dface.cli import main
 from sk3dface.datasets import (
@@ -757,6 +761,62 @@ ERRORS = [
         lambda f: _resnet().fit(np.full((3, 38), "a"), f.y),
         ValueError,
         r"ResNetClassifier expects numeric feature vectors in X.*text such as 'a'",
+    ),
+    # ---- found by the API review of 2026-12-02
+    (
+        "RC-partial-fit-classes-list",  # a plain list of numbers used to fail in sklearn
+        lambda f: _resnet().partial_fit(f.agg, f.y, classes=[0, 1]),
+        ValueError,
+        r"y contains labels \[2\] that are not among the classes \[0, 1\]",
+    ),
+    (
+        "RR-string-targets",
+        lambda f: ResNetRegressor(max_epochs=1).fit(f.agg, np.array(["a"] * len(f.agg))),
+        ValueError,
+        r"ResNetRegressor needs numeric targets y; got an array of dtype <U1",
+    ),
+    (
+        "RC-callback-not-a-callback",
+        lambda f: _resnet(callbacks=[3]).fit(f.agg, f.y),
+        ValueError,
+        r"callbacks of ResNetClassifier must be skorch callbacks .*got 3\.",
+    ),
+    (
+        "split-views-zero",
+        lambda f: split_views(f.X, 0),
+        ValueError,
+        r"view_size must be a positive integer; got 0\.",
+    ),
+    (
+        "MCE-n-jobs-zero",
+        lambda f: MorphableCoefficientExtractor(n_jobs=0).fit(f.X),
+        InvalidParameterError,
+        r"'n_jobs' parameter of MorphableCoefficientExtractor must be an int in the range "
+        r"\[1, inf\), an int in the range \(-inf, -1\] or None\. Got 0",
+    ),
+    (
+        "FL-n-jobs-zero",
+        lambda f: FaceLandmarker(n_jobs=0).fit([GRACE]),
+        InvalidParameterError,
+        r"'n_jobs' parameter of FaceLandmarker must be an int",
+    ),
+    (
+        "MM-alpha-not-numbers",
+        lambda f: make_default_model().landmarks(alpha="a"),
+        ValueError,
+        r"alpha must be an array of numbers; got 'a'",
+    ),
+    (
+        "dlib-predict-box-not-numbers",
+        lambda f: DlibBackend().load().predict(f.images[0], "abc"),
+        ValueError,
+        r"box must be 4 numbers \[left, top, right, bottom\]; got 'abc'",
+    ),
+    (
+        "FS-feature-names-wrong-length",
+        lambda f: FrontalShape().fit(f.X).get_feature_names_out(["a", "b", "c"]),
+        ValueError,
+        r"input_features should have length equal to number of features \(272\), got 3",
     ),
 ]
 

@@ -104,7 +104,7 @@ class _BaseResNet(BaseEstimator):
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {**super().get_params(deep=deep), **self._net_kwargs()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> _BaseResNet:
         own = set(self._get_param_names())
         # skorch's prefixed names, and any other name given to __init__ (stored like
         # them, it is reported by fit): set as attributes, as skorch does
@@ -235,7 +235,17 @@ class _BaseResNet(BaseEstimator):
 
         default_lr = inspect.signature(type(self)).parameters["lr"].default
         guard = StopOnDivergence(type(self).__name__, self.lr, default_lr)
-        return [("sk3dface_stop_on_divergence", guard), *list(self.callbacks or [])]
+        user = list(self.callbacks or [])
+        for item in user:
+            callback = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+            named = not isinstance(item, tuple) or isinstance(item[0], str)
+            if not (named and _is_skorch_callback(callback)):
+                raise ValueError(
+                    f"callbacks of {type(self).__name__} must be skorch callbacks (instances or "
+                    f"classes of skorch.callbacks.Callback) or (name, callback) pairs; got "
+                    f"{item!r}."
+                )
+        return [("sk3dface_stop_on_divergence", guard), *user]
 
     def _make_net(
         self,
@@ -605,6 +615,8 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
             if not isinstance(classes, np.ndarray):  # np.asarray would turn [1, "a"] to str
                 classes = np.array(list(classes), dtype=object)
             _check_mixed_labels(classes, type(self).__name__, "classes")
+            # all numbers or all strings now: a plain array (sklearn refuses object labels)
+            classes = np.asarray(classes.tolist())
             all_classes = unique_labels(classes)
             if all_classes.size < 2:
                 raise ValueError(
@@ -687,7 +699,7 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
             )
         return proba
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Predict the class of each sample.
 
         Parameters
@@ -703,7 +715,7 @@ class _BaseResNetClassifier(ClassifierMixin, _BaseResNet):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of :meth:`predict_proba`.
 
         Parameters
@@ -788,6 +800,14 @@ def _check_labels(y: np.ndarray, owner: str, name: str = "y") -> None:
     """Classification targets: all numbers or all strings, with a message that says so."""
     _check_mixed_labels(y, owner, name)
     check_classification_targets(y)
+
+
+def _is_skorch_callback(callback: Any) -> bool:
+    from skorch.callbacks import Callback
+
+    if isinstance(callback, type):
+        return issubclass(callback, Callback)
+    return isinstance(callback, Callback)
 
 
 def _check_mixed_labels(y: np.ndarray, owner: str, name: str) -> None:

@@ -277,7 +277,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         return X if only_X else (X, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None) -> ResNetClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ResNetClassifier:
         """Train a new network on ``X``, ``y``.
 
         Parameters
@@ -301,7 +301,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         return self._fit_rows(X, None, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None) -> ResNetClassifier:
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> ResNetClassifier:
         """Train one more epoch on a batch (creating the network on the first call).
 
         Parameters
@@ -322,7 +322,7 @@ class ResNetClassifier(_BaseResNetClassifier):
         X, y = self._validate_X(X, y, reset=not hasattr(self, "net_"))
         return self._partial_fit_rows(X, y, classes)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the network's outputs).
 
         Parameters

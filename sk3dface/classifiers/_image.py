@@ -15,6 +15,7 @@ from sk3dface.exceptions import ImageReadError
 from sk3dface.landmarks._dlib import DlibBackend
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._input import as_view_sets
+from sk3dface.utils._parallel import N_JOBS_CONSTRAINT
 from sk3dface.utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -209,7 +210,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         "backend": [HasMethods(["detect"]), None],
         "views": [StrOptions({"first", "stack"})],
         "on_error": [StrOptions({"warn", "raise"})],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "flip": ["boolean"],
     }
 
@@ -364,7 +365,7 @@ class ImageResNetClassifier(_BaseResNetClassifier):
         return rows, row_sample, n_samples
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Sequence, y, sample_weight=None) -> ImageResNetClassifier:
+    def fit(self, X: Sequence, y: Any, sample_weight: Any = None) -> ImageResNetClassifier:
         """Crop the faces of ``X`` and train a new network on them.
 
         Parameters

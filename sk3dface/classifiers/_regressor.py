@@ -214,6 +214,11 @@ class ResNetRegressor(_BaseResNetRegressor):
         )
         X, y = (checked, None) if only_X else checked
         X = _check_finite_float32(X, type(self).__name__)
+        if not only_X and y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets y; got an array of dtype "
+                f"{y.dtype} (for class labels use ResNetClassifier)."
+            )
         if not only_X and not np.isfinite(y).all():
             raise ValueError(
                 f"{type(self).__name__} got NaN or infinite values in y; expected finite "
@@ -222,7 +227,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         return X if only_X else (X, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None) -> ResNetRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ResNetRegressor:
         """Train new networks on ``X``, ``y``.
 
         Parameters
@@ -245,7 +250,7 @@ class ResNetRegressor(_BaseResNetRegressor):
         X, y = self._validate_X(X, y, reset=not warm)
         return self._fit_rows(X, None, y, sample_weight)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Predict the targets (mean over the ensemble, un-standardized).
 
         Parameters

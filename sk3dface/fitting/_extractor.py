@@ -26,6 +26,7 @@ from sk3dface.fitting._core import MAX_COORDINATE, contour_sides, fit_landmarks
 from sk3dface.models._morphable_model import MorphableModel
 from sk3dface.models.io import load_model
 from sk3dface.utils._array_api import resolve_device
+from sk3dface.utils._parallel import N_JOBS_CONSTRAINT
 from sk3dface.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -158,7 +159,7 @@ class MorphableCoefficientExtractor(_NaNFloat64TagsMixin, TransformerMixin, Base
         "multiview": [StrOptions({"independent", "joint"})],
         "contour": [StrOptions({"downweight", "fixed"})],
         "on_error": [StrOptions({"warn", "raise"})],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "device": [str, None],
     }
 

@@ -27,7 +27,12 @@ from sk3dface._layout import (
 from sk3dface.fitting._blocks import _NaNFloat64TagsMixin
 from sk3dface.fitting._extractor import MorphableCoefficientExtractor
 from sk3dface.models._camera import rotation_matrix
-from sk3dface.utils._sklearn_compat import HasMethods, StrOptions, _fit_context
+from sk3dface.utils._sklearn_compat import (
+    HasMethods,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+)
 
 PARTS = ("identity", "expression", "observed", "residual")
 
@@ -207,14 +212,16 @@ class FrontalShape(_NaNFloat64TagsMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        input_features : ignored
-            Checked by the extractor's own names only.
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_`` / ``n_features_in_`` only: the output
+            names do not depend on the input names.
 
         Returns
         -------
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
+        _check_feature_names_in(self, input_features)
         names = [name.replace("v0_", f"{self.part}_") for name in landmark_names(1)]
         if self.combine_views == "none":
             names = view_prefixed(names, self.n_views_)

@@ -130,6 +130,25 @@ def check_boxes(face_boxes: Any, n_samples: int, n_views: int) -> np.ndarray | N
     return boxes
 
 
+def check_box(box: Any) -> np.ndarray:
+    """One face box as 4 finite floats ``[left, top, right, bottom]`` with right > left and
+    bottom > top (the ``box`` argument of a back end's ``predict``)."""
+    try:
+        checked = np.asarray(box, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"box must be 4 numbers [left, top, right, bottom]; got {box!r}.") from exc
+    if (
+        checked.shape != (4,)
+        or not np.isfinite(checked).all()
+        or not (checked[2] > checked[0] and checked[3] > checked[1])
+    ):
+        raise ValueError(
+            "box must be 4 finite numbers [left, top, right, bottom] with right > left and "
+            f"bottom > top; got {checked.tolist()}."
+        )
+    return checked
+
+
 def check_box_in_image(box: np.ndarray, image: np.ndarray, name: str, source: str) -> None:
     """Refuse a face box that does not cover at least ``MIN_BOX_SIDE`` pixels of the image.
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from sk3dface.landmarks._backend import check_box
 from sk3dface.utils._docstrings import Substitution
 from sk3dface.utils._images import load_image
 
@@ -433,16 +434,7 @@ class DlibBackend(BaseEstimator):
         import dlib
 
         predictor = self._predictor()
-        box = np.asarray(box, dtype=float).reshape(-1)
-        if (
-            box.shape != (4,)
-            or not np.isfinite(box).all()
-            or not (box[2] > box[0] and box[3] > box[1])
-        ):
-            raise ValueError(
-                f"box must be 4 finite numbers [left, top, right, bottom] with right > left "
-                f"and bottom > top; got {box.tolist()}."
-            )
+        box = check_box(box)
         left, top, right, bottom = (round(v) for v in box)
         rectangle = dlib.rectangle(left, top, max(right - 1, left), max(bottom - 1, top))
         gray = _gray(image)

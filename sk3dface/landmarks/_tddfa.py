@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from sk3dface.exceptions import ModelFormatError
+from sk3dface.landmarks._backend import check_box
 from sk3dface.landmarks._dlib import DETECTORS, DlibBackend, _sha256
 from sk3dface.utils._images import load_image
 
@@ -473,6 +474,19 @@ class TDDFABackend(BaseEstimator):
 
     ``large_pose = True`` (a class attribute) tells the protocols that this back end works
     from profile to profile, so they read all KDEF angles and FEI poses with it.
+
+    Examples
+    --------
+    With randomly initialised stand-in files (the real ones: ``docs/turned_faces.md``):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sk3dface import TDDFABackend
+    >>> from sk3dface.landmarks._tddfa import write_random_files
+    >>> backend = TDDFABackend(**write_random_files(tempfile.mkdtemp()))
+    >>> image = np.zeros((160, 160, 3), dtype=np.uint8)
+    >>> backend.predict(image, [20, 20, 140, 140]).shape
+    (68, 2)
     """
 
     #: works at any yaw: the protocols then keep profile views (see ``LandmarkBackend``)
@@ -631,10 +645,7 @@ class TDDFABackend(BaseEstimator):
 
     def predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         """The 68 iBUG landmarks ``(68, 2)`` of the face in ``box`` (image pixels)."""
-        box = np.asarray(box, dtype=float).reshape(-1)
-        if box.shape != (4,):
-            raise ValueError(f"box must be 4 numbers [left, top, right, bottom]; got {box}.")
-        return self.predict_3dmm(image, box[None])["landmarks"][0]
+        return self.predict_3dmm(image, check_box(box)[None])["landmarks"][0]
 
 
 def write_random_files(folder: str | os.PathLike, seed: int = 0) -> dict[str, Path]:

@@ -18,6 +18,7 @@ from sk3dface.landmarks._backend import check_box_in_image, check_boxes, largest
 from sk3dface.utils._failures import ViewFailure, report_failures
 from sk3dface.utils._images import load_image
 from sk3dface.utils._input import as_view_sets
+from sk3dface.utils._parallel import N_JOBS_CONSTRAINT
 from sk3dface.utils._sklearn_compat import Interval, StrOptions
 
 #: one view to compute: (sample, view, image, face box or None to detect)
@@ -29,7 +30,7 @@ VIEW_PARAMETER_CONSTRAINTS: dict[str, list] = {
     "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
     "n_views": [Interval(Integral, 1, None, closed="left"), None],
     "on_error": [StrOptions({"warn", "raise"})],
-    "n_jobs": [Integral, None],
+    "n_jobs": N_JOBS_CONSTRAINT,
     "verbose": ["verbose"],
 }
 

@@ -286,7 +286,10 @@ class MorphableModel:
     def _coefficients(self, value: Any, n: int, name: str) -> np.ndarray | None:
         if value is None:
             return None
-        value = np.asarray(value, dtype=np.float64)
+        try:
+            value = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be an array of numbers; got {value!r}.") from exc
         if value.ndim == 0 or value.shape[-1] != n:
             raise ValueError(
                 f"{name} must have shape (..., {n}) for this model; got {value.shape}."

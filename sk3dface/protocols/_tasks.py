@@ -125,8 +125,9 @@ def identity_protocol(
     View sets are drawn with :func:`~sk3dface.datasets.make_view_sets` inside disjoint
     parts of each person's images, so no image is in both the training and the test side of
     any fold (``cv`` is a ``PredefinedSplit`` on the part number), and every person is on
-    both sides, as identity recognition requires. Alpha (identity) coefficients from a joint
-    multi-view fit feed a ResNet-34.
+    both sides, as identity recognition requires. With ``features="3d"`` (the default) the
+    pipeline is :func:`make_task_pipeline` ``("identity")``; with ``features="paper"``,
+    alpha (identity) coefficients from a joint multi-view fit feed a ResNet-34.
 
     Parameters
     ----------
@@ -210,17 +211,18 @@ def expression_protocol(
 ) -> Protocol:
     """Seven KDEF expressions from single images, subject-disjoint folds (paper: 83.5%).
 
-    Beta (expression) coefficients feed a ResNet-32; ``StratifiedGroupKFold`` over people
-    (both KDEF sessions of a person are one person) means the classifier is always tested
-    on faces it has never seen. With fewer people than ``n_folds``, there is one fold per
-    person.
+    With ``features="3d"`` (the default) the pipeline is :func:`make_task_pipeline`
+    ``("expression")``; with ``features="paper"``, beta (expression) coefficients feed a
+    ResNet-32. ``StratifiedGroupKFold`` over people (both KDEF sessions of a person are one
+    person) means the classifier is always tested on faces it has never seen. With fewer
+    people than ``n_folds``, there is one fold per person.
 
     Parameters
     ----------
     kdef : path or Bunch
         KDEF root folder or the result of :func:`~sk3dface.datasets.load_kdef`.
     n_folds : int, default=5
-    angles, backend, classifier, model, max_epochs, n_jobs, random_state
+    angles, backend, classifier, features, model, max_epochs, n_jobs, random_state
         As in :func:`identity_protocol`.
 
     Returns
@@ -291,7 +293,7 @@ def gender_protocol(
     poses : sequence of str or None, default=None
         FEI poses used. None: all 14 when ``backend`` handles profiles, else
         ``FEI_POSES`` (all but the four near-profile views 01, 02, 09, 10).
-    backend, classifier, model, max_epochs, n_jobs, random_state
+    backend, classifier, features, model, max_epochs, n_jobs, random_state
         As in :func:`identity_protocol`.
 
     Returns

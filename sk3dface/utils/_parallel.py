@@ -11,10 +11,20 @@ supports it, and gathered as a list otherwise (Ray's back end, joblib's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from typing import Any, TypeVar
+
+from sk3dface.utils._sklearn_compat import Interval
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Parameter constraint of ``n_jobs`` (joblib's meaning; 0 has none and is refused at fit).
+N_JOBS_CONSTRAINT = [
+    Interval(Integral, 1, None, closed="left"),
+    Interval(Integral, None, -1, closed="right"),
+    None,
+]
 
 
 def parallel_map(
