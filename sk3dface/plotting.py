@@ -535,6 +535,19 @@ def save_landmark_overlay(image: Any, landmarks: np.ndarray, path: str | PathLik
         Pixel coordinates.
     path : str or path-like
         Output PNG file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from matplotlib import cbook
+    >>> from sk3dface import FaceLandmarker
+    >>> from sk3dface.plotting import save_landmark_overlay
+    >>> photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    >>> landmarks = FaceLandmarker().fit_transform([photo])[0]
+    >>> path = os.path.join(tempfile.mkdtemp(), "overlay.png")
+    >>> save_landmark_overlay(photo, landmarks, path)
+    >>> os.path.getsize(path) > 0
+    True
     """
     import matplotlib.pyplot as plt
 

@@ -1,5 +1,6 @@
 """The public API inventory: names never disappear silently, and importing is light."""
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,17 @@ def test_import_does_not_load_heavy_backends():
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         sk3dface.Nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "module",
+    [sk3dface, sk3dface.datasets, sk3dface.protocols, sk3dface.plotting, sk3dface.metrics],
+)
+def test_every_public_function_and_class_has_a_runnable_example(module):
+    # --doctest-modules runs the examples; this makes sure there is one to run
+    def has_example(obj) -> bool:
+        _, heading, section = (inspect.getdoc(obj) or "").partition("Examples\n--------\n")
+        return bool(heading) and ">>> " in section
+
+    callables = [n for n in module.__all__ if callable(getattr(module, n))]
+    assert [n for n in callables if not has_example(getattr(module, n))] == []

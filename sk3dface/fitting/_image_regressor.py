@@ -109,6 +109,22 @@ class ImageCoefficientRegressor(PerViewImageMixin, TransformerMixin, BaseEstimat
     --------
     sk3dface.MorphableCoefficientExtractor : the same blocks from landmarks, by fitting.
     sk3dface.TDDFABackend : the learned back end.
+
+    Examples
+    --------
+    A randomly initialised checkpoint and a stand-in model (real ones are 3DDFA_V2's files):
+
+    >>> import tempfile
+    >>> from matplotlib import cbook
+    >>> from sk3dface import ImageCoefficientRegressor, TDDFABackend
+    >>> from sk3dface.landmarks._tddfa import write_random_files
+    >>> backend = TDDFABackend(**write_random_files(tempfile.mkdtemp()))
+    >>> photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    >>> regressor = ImageCoefficientRegressor(backend, n_alpha=8, n_beta=4).fit([photo])
+    >>> regressor.transform([photo]).shape
+    (1, 19)
+    >>> regressor.get_feature_names_out()[[0, 8, 12]].tolist()
+    ['v0_alpha_0', 'v0_beta_0', 'v0_yaw']
     """
 
     _parameter_constraints: ClassVar[dict] = {

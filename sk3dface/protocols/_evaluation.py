@@ -56,6 +56,19 @@ class ProtocolReport:
         sample no fold tested.
     y_true : ndarray of shape (n_samples,)
         True label of each evaluated sample, aligned with ``predictions``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> from sk3dface.protocols import evaluate_protocol, identity_protocol
+    >>> protocol = identity_protocol(root, n_subjects=2, size=2, n_folds=3, classifier="lda")
+    >>> report = evaluate_protocol(protocol)
+    >>> report.n_samples, len(report.fold_accuracy), report.per_class.index.tolist()
+    (90, 3, ['F01', 'M02'])
+    >>> 0.0 <= report.accuracy <= 1.0
+    True
     """
 
     task: str
@@ -324,6 +337,16 @@ def evaluate_protocol(
     Returns
     -------
     report : ProtocolReport
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> from sk3dface.protocols import expression_protocol
+    >>> report = evaluate_protocol(expression_protocol(root, n_folds=2, classifier="lda"))
+    >>> report.task, report.n_samples, report.n_dropped
+    ('expression', 36, 0)
     """
     from sklearn.metrics import accuracy_score
 
@@ -444,6 +467,15 @@ def run_protocol(
     Returns
     -------
     report : ProtocolReport
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> report = run_protocol("kdef", str(root), task="expression", classifier="lda", n_splits=2)
+    >>> report.description
+    'KDEF expression: 36 images of 2 people, 2 subject-disjoint folds'
     """
     common = dict(
         backend=backend,

@@ -178,6 +178,17 @@ def make_pipeline(*args: Any, **kwargs: Any) -> Pipeline:
     Returns
     -------
     pipeline : Pipeline
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.svm import SVC
+    >>> from sk3dface.protocols import make_pipeline
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     pipeline = make_pipeline("alpha", multiview="joint", classifier=SVC())
+    >>> caught[0].category.__name__, pipeline.steps[1][0]
+    ('FutureWarning', 'extractor')
     """
     warn_at_caller(
         "sk3dface.protocols.make_pipeline is deprecated since 0.2 and will be removed in 0.4; "

@@ -44,10 +44,25 @@ class Protocol:
         Person of each sample, which the subject-disjoint splitters split on; None for
         identity, whose ``PredefinedSplit`` on image parts takes no groups.
     pipeline : Pipeline
-        ``FaceLandmarker`` → ``MorphableCoefficientExtractor`` → ``MultiViewAggregator``
-        → ``CoefficientSelector`` → ``StandardScaler`` → classifier.
+        From images to labels: :func:`make_task_pipeline` (``features="3d"``, the default:
+        ``FaceLandmarker`` → ``FrontalShape`` → classifier), or the paper's coefficient
+        pipeline (``features="paper"``: ``FaceLandmarker`` →
+        ``MorphableCoefficientExtractor`` → ``MultiViewAggregator`` →
+        ``CoefficientSelector`` → ``StandardScaler`` → classifier).
     description : str
         One line saying what was built.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> from sk3dface.protocols import identity_protocol
+    >>> protocol = identity_protocol(root, n_subjects=2, size=2, n_folds=3, classifier="lda")
+    >>> protocol.task, len(protocol.samples), protocol.cv.get_n_splits()
+    ('identity', 90, 3)
+    >>> list(protocol.pipeline.named_steps)
+    ['landmarker', 'shape', 'classifier']
     """
 
     task: str
@@ -162,6 +177,15 @@ def identity_protocol(
     Returns
     -------
     protocol : Protocol
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> protocol = identity_protocol(root, n_subjects=2, size=2, n_folds=3, classifier="lda")
+    >>> protocol.description
+    'KDEF identity: 2 people, 90 view sets of 2 images, 3 image-disjoint folds'
     """
     from sk3dface.datasets import load_kdef, make_view_sets
 
@@ -234,6 +258,15 @@ def expression_protocol(
     ValueError
         If an expression is shown by fewer than 2 people (it could not be both trained on
         and tested on a new person).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_kdef_example
+    >>> root = write_kdef_example(tempfile.mkdtemp())  # synthetic faces, KDEF's file names
+    >>> protocol = expression_protocol(root, n_folds=2, classifier="lda")
+    >>> protocol.description
+    'KDEF expression: 36 images of 2 people, 2 subject-disjoint folds'
     """
     from sk3dface.datasets import load_kdef
 
@@ -304,6 +337,17 @@ def gender_protocol(
     ------
     ValueError
         If no subject has a gender label, or a gender has fewer than 2 people.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dface.datasets._example_trees import write_fei_example
+    >>> root, genders = write_fei_example(tempfile.mkdtemp())  # synthetic faces, FEI's names
+    >>> genders
+    {1: 'female', 2: 'male', 3: 'female', 4: 'male'}
+    >>> protocol = gender_protocol(root, gender_table=genders, size=2, n_folds=2, classifier="lda")
+    >>> protocol.description
+    'FEI gender: 4 people, 24 view sets of 2 images, 2 subject-disjoint folds'
     """
     from sk3dface.datasets import load_fei, make_view_sets
 

@@ -193,6 +193,21 @@ def load_bfm2009(
     See Also
     --------
     load_bfm_front : The same model as cut and scaled by Deep3DFaceRecon.
+
+    Examples
+    --------
+    A file in this layout, written from the built-in model's 68 vertices (no expression PCA):
+
+    >>> import os, tempfile
+    >>> import numpy as np, scipy.io
+    >>> from sk3dface import load_bfm2009, make_default_model
+    >>> m = make_default_model()
+    >>> path = os.path.join(tempfile.mkdtemp(), "01_MorphableModel.mat")
+    >>> scipy.io.savemat(path, {"shapeMU": m.mean.reshape(-1, 1), "shapePC": m.identity_basis,
+    ...                         "shapeEV": np.ones((m.n_alpha, 1))})
+    >>> model = load_bfm2009(path, landmark_indices=np.arange(68))
+    >>> model.n_alpha, model.n_beta, model.units
+    (16, 0, 'um')
     """
     path = _existing(path, "01_MorphableModel.mat")
     names = ["shapeMU", "shapePC", "shapeEV", "texMU", "texPC", "texEV", "tl"]

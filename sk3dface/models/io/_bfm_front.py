@@ -49,6 +49,21 @@ def load_bfm_front(path: str | os.PathLike) -> MorphableModel:
     See Also
     --------
     load_model : Detects the format.
+
+    Examples
+    --------
+    A file in this layout, written from the built-in model's 68 vertices:
+
+    >>> import os, tempfile
+    >>> import numpy as np, scipy.io
+    >>> from sk3dface import load_bfm_front, make_default_model
+    >>> m = make_default_model()
+    >>> path = os.path.join(tempfile.mkdtemp(), "BFM_model_front.mat")
+    >>> scipy.io.savemat(path, {"meanshape": m.mean.reshape(1, -1), "idBase": m.identity_basis,
+    ...                         "exBase": m.expression_basis, "keypoints": np.arange(1, 69)[None]})
+    >>> model = load_bfm_front(path)
+    >>> model.n_alpha, model.n_beta, model.units
+    (16, 15, 'dm')
     """
     path = _existing(path, "BFM_model_front.mat")
     data = _loadmat(path)

@@ -154,6 +154,28 @@ def load_flame(
     See Also
     --------
     load_model : Detects the format.
+
+    Examples
+    --------
+    A pickle and a DECA-style embedding in these layouts, written from the built-in model
+    (in metres; triangle ``l`` is landmark ``l`` repeated, so each landmark is a vertex):
+
+    >>> import os, pickle, tempfile
+    >>> import numpy as np
+    >>> from sk3dface import load_flame, make_default_model
+    >>> m = make_default_model()
+    >>> folder = tempfile.mkdtemp()
+    >>> dirs = np.concatenate([m.identity_basis, m.expression_basis], axis=1) / 1000
+    >>> with open(os.path.join(folder, "generic_model.pkl"), "wb") as f:
+    ...     pickle.dump({"v_template": m.mean / 1000, "shapedirs": dirs.reshape(68, 3, -1),
+    ...                  "f": np.repeat(np.arange(68)[:, None], 3, axis=1)}, f)
+    >>> np.save(os.path.join(folder, "landmark_embedding.npy"),
+    ...         {"full_lmk_faces_idx": np.arange(68)[None],
+    ...          "full_lmk_bary_coords": np.full((1, 68, 3), 1 / 3)})
+    >>> model = load_flame(os.path.join(folder, "generic_model.pkl"),
+    ...                    os.path.join(folder, "landmark_embedding.npy"), n_shape=16)
+    >>> model.n_alpha, model.n_beta, model.n_vertices  # 68 + the 68 appended landmarks
+    (16, 15, 136)
     """
     source, path = path, _existing(path, "FLAME model")
     data = pickled_dict(source, path)

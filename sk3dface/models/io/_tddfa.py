@@ -105,6 +105,18 @@ def load_3ddfa(
     See Also
     --------
     load_model : Detects the format.
+
+    Examples
+    --------
+    The small stand-in model that :class:`~sk3dface.TDDFABackend`'s examples use, in v1's
+    folder layout (the real files are 3DDFA's):
+
+    >>> import tempfile
+    >>> from sk3dface import load_3ddfa
+    >>> from sk3dface.landmarks._tddfa import write_random_files
+    >>> model = load_3ddfa(write_random_files(tempfile.mkdtemp())["model"])
+    >>> model.n_alpha, model.n_beta, model.units
+    (40, 10, 'um')
     """
     source, path = path, _existing(path, "3DDFA model", folder_ok=True)
     folder = path if path.is_dir() else path.parent
